@@ -26,6 +26,7 @@ other than ``Microsoft.Dynamics.CRM.In`` and ``NotIn`` are not understood.
 
 from __future__ import annotations
 
+import operator
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 __all__ = [
     "And",
@@ -258,6 +259,8 @@ def _read_token(text: str, position: int) -> _Token:
     for kind, pattern in (("alias", _ALIAS), ("ident", _IDENT)):
         if match := pattern.match(text, position):
             return _Token(kind, match.group(), position)
+    if char.isdigit() or char == "-":
+        raise _syntax_error(text, position, "the number is not valid")
     raise _syntax_error(text, position, f"character '{char}' is not valid here")
 
 
@@ -619,7 +622,7 @@ def evaluate(
     """
     scope = _Scope(row, resolve or default_resolve, case_insensitive)
 
-    return _truth(_value(expr, scope), "a filter") is True
+    return _truth(_value(expr, scope), "A filter") is True
 
 
 def _value(expr: Expr, scope: _Scope) -> Any:
@@ -661,9 +664,11 @@ def _property(path: tuple[str, ...], scope: _Scope) -> Any:
 
 
 def _truth(value: Any, what: str) -> bool | None:
+    """``value`` as a three-valued truth; ``what`` names it in the error."""
     if value is None or isinstance(value, bool):
         return value
-    raise ODataTypeError(f"The value of {what} must be a boolean, not {value!r}.")
+    kind = type(value).__name__
+    raise ODataTypeError(f"{what} must be true, false or null, not a {kind}.")
 
 
 def _logical(expr: And | Or | Not, scope: _Scope) -> bool | None:
@@ -673,9 +678,9 @@ def _logical(expr: And | Or | Not, scope: _Scope) -> bool | None:
     filter of a thousand alternatives evaluates.
     """
     if isinstance(expr, Not):
-        operand = _truth(_value(expr.operand, scope), "the operand of 'not'")
+        operand = _truth(_value(expr.operand, scope), "The operand of 'not'")
         return None if operand is None else not operand
-    what = f"the operands of '{type(expr).__name__.lower()}'"
+    what = f"Each operand of '{type(expr).__name__.lower()}'"
     outcomes = {_truth(_value(node, scope), what) for node in _chain(expr)}
     decisive = isinstance(expr, Or)
     if decisive in outcomes:
@@ -721,7 +726,7 @@ def _lambda(expr: Lambda, scope: _Scope) -> bool | None:
     for item in collection:
         variables = {**scope.variables, expr.var: item}
         inner = _Scope(scope.row, scope.resolve, scope.case_insensitive, variables)
-        outcomes.append(_truth(_value(expr.body, inner), "a lambda body") is True)
+        outcomes.append(_truth(_value(expr.body, inner), "A lambda body") is True)
 
     return any(outcomes) if expr.op == "any" else all(outcomes)
 
@@ -749,12 +754,12 @@ def _compare(
 
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "eq": lambda a, b: a == b,
-    "ne": lambda a, b: a != b,
-    "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
-    "le": lambda a, b: a <= b,
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
 }
 
 
@@ -865,11 +870,12 @@ def _as_number(left: Any, right: Any) -> tuple[Any, Any] | None:
         raise _mismatch(left, right) from None
 
 
-def _to_number(value: Any) -> int | float | Decimal:
-    if isinstance(value, int | float | Decimal):
+def _to_number(value: Any) -> int | Decimal:
+    """An exact number; a float by its shortest repr, so 0.1 equals 0.1."""
+    if isinstance(value, int | Decimal):
         return value
 
-    return Decimal(str(value))
+    return Decimal(repr(value) if isinstance(value, float) else str(value))
 
 
 # --- Functions ---------------------------------------------------------------------
@@ -1001,13 +1007,16 @@ def parse_orderby(text: str) -> list[tuple[tuple[str, ...], bool]]:
         parser.expect(",", "expected ',', 'asc', 'desc' or the end")
 
 
+_Row = TypeVar("_Row", bound=Mapping[str, Any])
+
+
 def sort_rows(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[_Row],
     orderby: Sequence[tuple[tuple[str, ...], bool]],
     resolve: Resolver | None = None,
     *,
     case_insensitive: bool = False,
-) -> list[Mapping[str, Any]]:
+) -> list[_Row]:
     """``rows`` in ``$orderby`` order; null first ascending, last descending.
 
     That is where SQL Server, behind Dataverse and BC, puts nulls. The sort is

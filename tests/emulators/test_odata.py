@@ -240,7 +240,8 @@ def test_parameter_alias_without_value_is_null() -> None:
         pytest.param("a in (b)", 6, "expected a literal", id="in-needs-literals"),
         pytest.param("a eq 2024-02-30", 5, "not valid", id="impossible-date"),
         pytest.param("a gt 2024-01-01T10:00:00", 5, "offset", id="datetime-no-offset"),
-        pytest.param("a eq 12abc", 5, "'1' is not valid", id="number-glued-to-name"),
+        pytest.param("a eq 12abc", 5, "number is not valid", id="number-glued-to-name"),
+        pytest.param("a eq 1.", 5, "number is not valid", id="number-without-fraction"),
         pytest.param("lines/all()", 10, "lambda variable", id="all-needs-a-body"),
         pytest.param("lines/any(l l/x eq 1)", 12, "':'", id="lambda-needs-colon"),
         pytest.param("a/ eq 1", 3, "property name after '/'", id="dangling-slash"),
@@ -275,6 +276,7 @@ ROW: dict[str, Any] = {
     "statecode": 0,
     "amount": Decimal("1000.10"),
     "rate": 0.5,
+    "tenth": 0.1,
     "blocked": False,
     "accountid": GUID,
     "uuid": uuid.UUID(GUID),
@@ -301,6 +303,7 @@ ROW: dict[str, Any] = {
         pytest.param("amount lt 1000.11", True, id="decimal-exact-lt"),
         pytest.param("amount gt 1000.10", False, id="decimal-exact-not-gt"),
         pytest.param("rate eq 0.5", True, id="float-vs-decimal"),
+        pytest.param("tenth eq 0.1", True, id="float-by-its-repr"),
         pytest.param("numberText eq 12.5", True, id="stored-number-text"),
         pytest.param("blocked eq false", True, id="bool-equal"),
         pytest.param("blocked", False, id="bare-bool-property"),
@@ -399,6 +402,15 @@ def test_incompatible_types_are_refused(text: str) -> None:
     """A filter comparing incompatible types raises ODataTypeError, a 400."""
     with pytest.raises(ODataTypeError):
         matches(text, ROW)
+
+
+def test_type_errors_name_types_not_values() -> None:
+    """A type error names the types involved and never echoes a stored value."""
+    with pytest.raises(ODataTypeError) as caught:
+        matches("secret eq 5", {"secret": "hunter2"})
+
+    assert "str" in caught.value.message
+    assert "hunter2" not in caught.value.message
 
 
 def test_type_error_is_a_syntax_error() -> None:
@@ -531,6 +543,14 @@ def test_walk_visits_every_node_in_order() -> None:
         lit("x", "string"),
         lit("y", "string"),
     ] == list(walk(expr))
+
+
+def test_in_binds_tighter_than_not() -> None:
+    """``not x in (...)`` negates the membership, as Microsoft's parser reads it."""
+    expr = parse_filter("not status in ('Open')")
+
+    assert Not(In(prop("status"), (lit("Open", "string"),))) == expr
+    assert matches("not status in ('Open')", {"status": "Paid"})
 
 
 def test_walk_finds_or_across_fields() -> None:
