@@ -571,8 +571,8 @@ class RequestRecord:
     """One service request as the log keeps it.
 
     ``status`` is what the emulator produced: for a ``lost`` fault the status the
-    client never saw, for ``timeout`` 504. ``fault`` joins the names of the
-    faults applied with ``+`` (``latency+lost``), or is ``None``.
+    client never saw, for ``timeout`` 504. ``faults`` names the faults applied
+    in order (``("latency", "lost")``).
     """
 
     method: str
@@ -580,7 +580,12 @@ class RequestRecord:
     route: str
     status: int
     duration_ms: float
-    fault: str | None
+    faults: tuple[str, ...] = ()
+
+    @property
+    def fault(self) -> str | None:
+        """The faults joined with ``+`` (``latency+lost``), or ``None``."""
+        return "+".join(self.faults) or None
 
     def to_json(self) -> dict[str, Any]:
         """The record as the admin route writes it."""
@@ -621,8 +626,7 @@ class RequestRecorder:
         self.total += 1
         self.by_route[f"{record.method} {record.route}"] += 1
         self.by_status[record.status] += 1
-        if record.fault is not None:
-            self.by_fault[record.fault] += 1
+        self.by_fault.update(record.faults)
         self.log.append(record)
 
     def reset(self) -> None:
@@ -737,7 +741,7 @@ class ServiceMiddleware:
                 route=route,
                 status=outcome.status,
                 duration_ms=elapsed_ms,
-                fault="+".join(outcome.faults) or None,
+                faults=tuple(outcome.faults),
             )
             self.recorder.record(record)
 
