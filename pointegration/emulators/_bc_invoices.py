@@ -1,0 +1,601 @@
+"""Sales invoices and their lines: drafts, deep insert, posting, payments.
+
+An invoice is one row of the Sales Invoice Entity Aggregate: a Draft until
+``Microsoft.NAV.post``, then a posted invoice with the same ``id``, a number
+from the posted series and status Open, Paid once its remaining amount is 0.
+
+Amounts follow BC's sales line arithmetic in the document currency: the line
+amount is ``round(quantity * unitPrice)`` less the line discount, an invoice
+discount (header ``discountAmount``) is spread over the lines in proportion
+and taken before tax, and tax is computed on the running total of each tax
+rate and handed out line by line, so the lines' tax adds up to the rounded tax
+of the whole invoice. Rounding is to the currency's ``amountRoundingPrecision``
+(0.01 for the local currency), half away from zero.
+
+Payments have no standard API (customerPayments are unposted journal lines), so
+:meth:`SalesInvoices.apply_payment` stands in for posting a payment journal
+applied to the invoice: a partial payment lowers ``remainingAmount`` and leaves
+``lastModifiedDateTime`` and the ETag alone, as BC does (the aggregate row is
+modified only when the status changes); the final payment makes it Paid and
+moves both.
+
+Limitation: tax is one rate for every Item and Account line (``tax_rate``),
+VAT-style, whatever the customer's ``taxLiable``; exchange rates do not exist,
+so ``balanceDue`` adds document-currency amounts; the send, cancel and
+corrective-credit-memo actions are not served; a blocked customer is not
+refused.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from pointegration.emulators._bc_contract import EMPTY_GUID
+from pointegration.emulators._bc_dates import calc_date
+from pointegration.emulators._bc_errors import BCError, dialog, invalid_relation
+from pointegration.emulators._bc_pages import Page, Values
+from pointegration.emulators._bc_parties import currency_of
+from pointegration.emulators._bc_query import required_equalities
+from pointegration.emulators._bc_store import Record
+from pointegration.emulators._odata import Expr
+
+__all__ = ["SalesInvoiceLines", "SalesInvoices"]
+
+_POSTED_EDITABLE = frozenset(
+    {"dueDate", "promisedPayDate", "disputeStatus", "disputeStatusId"}
+)
+_POSTED_ONLY = ("promisedPayDate", "disputeStatus", "disputeStatusId")
+_POSTED_ERR = "The invoice has been posted and can no longer be modified."
+_NO_TABLE = {
+    "Resource": "Resource",
+    "Fixed_x0020_Asset": "Fixed Asset",
+    "Charge": "Item Charge",
+    "Allocation_x0020_Account": "Allocation Account",
+}
+_ZERO = Decimal(0)
+
+
+def _round(value: Decimal, precision: Decimal) -> Decimal:
+    steps = (value / precision).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+
+    return steps * precision
+
+
+class SalesInvoices(Page):
+    """``salesInvoices``: drafts and posted invoices, addressed by one ``id``."""
+
+    entity_set = "salesInvoices"
+    order = ("number",)
+    nested = frozenset({"salesInvoiceLines"})
+
+    def render(self, record: Record) -> dict[str, Any]:
+        shown = super().render(record)
+        shown["currencyCode"] = record["currencyCode"] or self.engine.lcy_code
+        if not record.get("_posted"):
+            shown["remainingAmount"] = record["totalAmountIncludingTax"]
+        elif record["status"] == "Canceled":
+            shown["remainingAmount"] = _ZERO
+        else:
+            shown["remainingAmount"] = record["_remaining"]
+
+        return shown
+
+    # --- create, change, delete ------------------------------------------------
+
+    def insert(
+        self,
+        values: Values,
+        nested: dict[str, Any],
+        parent: Record | None,
+    ) -> Record:
+        if "customerId" not in values and "customerNumber" not in values:
+            raise dialog('A "customerNumber" or a "customerId" must be provided.')
+        lines = nested.get("salesInvoiceLines", [])
+        if not isinstance(lines, list):
+            raise BCError(400, "BadRequest", "Invalid Request Body")
+        record = self.new_record()
+        record.update(status="Draft", currencyCode="", discountAppliedBeforeTax=True)
+        self._apply(record, values, inserting=True)
+        series = self.engine.series["salesInvoices"]
+        before = series.next_value
+        record["number"] = series.take()
+        self.engine.insert(self.entity_set, record)
+        try:
+            page = self.site.page("salesInvoiceLines")
+            for body in lines:
+                page.create(body, record)
+        except BCError:
+            self._discard(record)
+            series.next_value = before
+            raise
+
+        return record
+
+    def _discard(self, record: Record) -> None:
+        for line in self.engine.rows("salesInvoiceLines"):
+            if line["documentId"] == record["id"]:
+                self.engine.delete("salesInvoiceLines", line["id"])
+        self.engine.delete(self.entity_set, record["id"])
+
+    def modify(self, record: Record, values: Values) -> Record:
+        if record.get("_posted"):
+            return self._modify_posted(record, values)
+        changed = dict(record)
+        self._apply(changed, values, inserting=False)
+        record.update(changed)
+        self.recalculate(record)
+
+        return record
+
+    def _modify_posted(self, record: Record, values: Values) -> Record:
+        for name, value in values.items():
+            if name not in _POSTED_EDITABLE and record.get(name) != value:
+                raise dialog(_POSTED_ERR)
+        if "disputeStatusId" in values and values["disputeStatusId"] != EMPTY_GUID:
+            raise dialog('The "disputeStatusId" does not match to a Dispute Status.')
+        if values.get("disputeStatus"):
+            raise dialog("The dispute status cannot be found.")
+        record.update({k: v for k, v in values.items() if k in _POSTED_EDITABLE})
+        self.engine.stamp(record)
+
+        return record
+
+    def delete(self, record: Record) -> None:
+        if record.get("_posted"):
+            raise dialog(
+                "You cannot delete the posted invoice because Allow Document "
+                "Deletion Before is not set in Sales & Receivables Setup."
+            )
+        self._discard(record)
+
+    def _apply(self, record: Record, values: Values, *, inserting: bool) -> None:
+        """The header's validations, customer first and dates last (as BC)."""
+        for name in _POSTED_ONLY:
+            if values.get(name) not in (None, "", EMPTY_GUID, "0001-01-01"):
+                text = (
+                    "Posted must be equal to 'Yes'  in Sales Invoice Entity "
+                    f"Aggregate: Id={record['id']}. Current value is 'No'."
+                )
+                raise BCError(400, "Application_FieldValidationException", text)
+        customer = self._customer(values, "customer", "sell-to")
+        if customer is not None:
+            self._from_customer(record, customer)
+        bill_to = self._customer(values, "billToCustomer", "bill-to")
+        if bill_to is not None:
+            self._bill_to(record, bill_to)
+        plain = {k: v for k, v in values.items() if k not in _SPECIAL}
+        record.update(plain)
+        for name in ("sellToCountry", "shipToCountry"):
+            if name in values:
+                self.check_country(name, values[name])
+        if "currencyId" in values or "currencyCode" in values:
+            record["currencyId"], record["currencyCode"] = currency_of(
+                self, values, record["currencyCode"]
+            )
+        if "paymentTermsId" in values:
+            record["paymentTermsId"] = values["paymentTermsId"]
+            self.reference(
+                "paymentTerms",
+                values["paymentTermsId"],
+                'The "paymentTermsId" does not match to a Payment Terms.',
+            )
+        if values.get("shipmentMethodId", EMPTY_GUID) != EMPTY_GUID:
+            raise dialog('The "shipmentMethodId" does not match to a Shipment Method.')
+        self._dates(record, values, inserting=inserting)
+
+    def _customer(self, values: Values, prefix: str, role: str) -> Record | None:
+        """The customer named by ``<prefix>Id`` / ``<prefix>Number``, checked."""
+        by_id = by_number = None
+        missing = f"The {role} customer cannot be found."
+        if f"{prefix}Id" in values:
+            by_id = self.engine.table("customers").get(values[f"{prefix}Id"])
+            if by_id is None:
+                raise dialog(missing)
+        if f"{prefix}Number" in values:
+            by_number = self.engine.find("customers", number=values[f"{prefix}Number"])
+            if by_number is None:
+                raise dialog(missing)
+        if by_id is not None and by_number is not None and by_id is not by_number:
+            text = f"The {role} customer values do not match to a specific Customer."
+            raise dialog(text)
+
+        return by_id or by_number
+
+    def _from_customer(self, record: Record, customer: Record) -> None:
+        address = {
+            "AddressLine1": customer["addressLine1"],
+            "AddressLine2": customer["addressLine2"],
+            "City": customer["city"],
+            "Country": customer["country"],
+            "State": customer["state"],
+            "PostCode": customer["postalCode"],
+        }
+        record.update(
+            customerId=customer["id"],
+            customerNumber=customer["number"],
+            customerName=customer["displayName"],
+            shipToName=customer["displayName"],
+            shipToContact="",
+            phoneNumber=customer["phoneNumber"],
+            email=customer["email"],
+            salesperson=customer["salespersonCode"],
+            currencyId=customer["currencyId"],
+            currencyCode=customer["currencyCode"],
+            paymentTermsId=customer["paymentTermsId"],
+        )
+        for part, value in address.items():
+            record["sellTo" + part] = value
+            record["shipTo" + part] = value
+        self._bill_to(record, customer)
+
+    def _bill_to(self, record: Record, customer: Record) -> None:
+        record.update(
+            billToCustomerId=customer["id"],
+            billToCustomerNumber=customer["number"],
+            billToName=customer["displayName"],
+            billToAddressLine1=customer["addressLine1"],
+            billToAddressLine2=customer["addressLine2"],
+            billToCity=customer["city"],
+            billToCountry=customer["country"],
+            billToState=customer["state"],
+            billToPostCode=customer["postalCode"],
+        )
+
+    def _dates(self, record: Record, values: Values, *, inserting: bool) -> None:
+        if inserting and "invoiceDate" not in values:
+            record["invoiceDate"] = self.engine.today().isoformat()
+        if "invoiceDate" in values or inserting:
+            record["postingDate"] = values.get("postingDate", record["invoiceDate"])
+        terms_changed = "paymentTermsId" in values or "customerId" in values
+        terms_changed = terms_changed or "customerNumber" in values
+        if "dueDate" not in values and (
+            inserting or "invoiceDate" in values or terms_changed
+        ):
+            record["dueDate"] = self._due_date(record)
+
+    def _due_date(self, record: Record) -> str:
+        start = date.fromisoformat(record["invoiceDate"])
+        terms = self.engine.table("paymentTerms").get(record["paymentTermsId"])
+        formula = terms["dueDateCalculation"] if terms else ""
+
+        return calc_date(formula, start).isoformat()
+
+    # --- amounts -----------------------------------------------------------------
+
+    def lines_of(self, record: Record) -> list[Record]:
+        """The invoice's lines in sequence order."""
+        lines = [
+            line
+            for line in self.engine.rows("salesInvoiceLines")
+            if line["documentId"] == record["id"]
+        ]
+
+        return sorted(lines, key=lambda line: int(line["sequence"]))
+
+    def recalculate(self, record: Record) -> None:
+        """Line and header amounts after any change; stamps the invoice."""
+        precision = self.site.rounding(record["currencyCode"])
+        lines = self.lines_of(record)
+        for line in lines:
+            _line_amount(line, precision)
+        _allocate(lines, Decimal(record["discountAmount"]), precision)
+        _tax(lines, precision)
+        record["totalAmountExcludingTax"] = sum(
+            (ln["netAmount"] for ln in lines), _ZERO
+        )
+        record["totalTaxAmount"] = sum((ln["netTaxAmount"] for ln in lines), _ZERO)
+        record["totalAmountIncludingTax"] = (
+            record["totalAmountExcludingTax"] + record["totalTaxAmount"]
+        )
+        self.engine.stamp(record)
+
+    # --- actions -----------------------------------------------------------------
+
+    def post(self, record: Record) -> None:
+        """``Microsoft.NAV.post``: the draft becomes a posted, Open invoice."""
+        if record.get("_posted"):
+            raise dialog("The action can be applied to a draft invoice only.")
+        lines = self.lines_of(record)
+        if not lines:
+            raise dialog("Please add at least one line item to the invoice.")
+        if any(ln["lineObjectNumber"] and ln["quantity"] == 0 for ln in lines):
+            raise dialog(
+                "One or more document lines with a value in the No. field do not "
+                "have a quantity specified."
+            )
+        if all(ln["lineType"] == "Comment" for ln in lines):
+            raise dialog("There is nothing to post.")
+        total = record["totalAmountIncludingTax"]
+        record.update(
+            number=self.engine.number("postedSalesInvoices"),
+            _posted=True,
+            _remaining=total,
+            status="Open" if total != 0 else "Paid",
+        )
+        self.engine.stamp(record)
+        self._balance(record, total)
+
+    def apply_payment(self, record: Record, amount: Decimal | None) -> Decimal:
+        """Applies a payment of ``amount`` (None: the rest); the remaining amount.
+
+        Raises ``ValueError`` for a draft, a closed invoice, or an amount that
+        is not positive or exceeds what remains.
+        """
+        if not record.get("_posted") or record["status"] != "Open":
+            raise ValueError("payments apply only to posted, open invoices")
+        remaining: Decimal = record["_remaining"]
+        amount = remaining if amount is None else amount
+        if amount <= 0 or amount > remaining:
+            raise ValueError(f"the amount must be between 0 and {remaining}")
+        record["_remaining"] = remaining - amount
+        self._balance(record, -amount)
+        if record["_remaining"] == 0:
+            record["status"] = "Paid"
+            self.engine.stamp(record)
+
+        return Decimal(record["_remaining"])
+
+    def _balance(self, record: Record, change: Decimal) -> None:
+        customer = self.engine.table("customers").get(record["customerId"])
+        if customer is not None:
+            customer["_balance"] = customer.get("_balance", _ZERO) + change
+
+
+_SPECIAL = frozenset(
+    {
+        "customerId",
+        "customerNumber",
+        "billToCustomerId",
+        "billToCustomerNumber",
+        "currencyId",
+        "currencyCode",
+        "paymentTermsId",
+    }
+)
+
+
+def _line_amount(line: Record, precision: Decimal) -> None:
+    if line["lineType"] == "Comment":
+        for name in ("discountAmount", "amountExcludingTax", "taxPercent"):
+            line[name] = _ZERO
+        return
+    gross = _round(Decimal(line["quantity"]) * Decimal(line["unitPrice"]), precision)
+    percent = Decimal(line["discountPercent"])
+    if line.get("_discountGiven"):
+        discount = Decimal(line["discountAmount"])
+        line["discountPercent"] = (
+            (discount / gross * 100).quantize(Decimal("0.00001")) if gross else _ZERO
+        )
+        line["_discountGiven"] = False
+    else:
+        discount = _round(gross * percent / 100, precision)
+    line["discountAmount"] = discount
+    line["amountExcludingTax"] = gross - discount
+
+
+def _allocate(lines: list[Record], discount: Decimal, precision: Decimal) -> None:
+    base = sum((ln["amountExcludingTax"] for ln in lines), _ZERO)
+    left = discount
+    running = _ZERO
+    for line in lines:
+        share = _ZERO
+        if base and discount:
+            running += line["amountExcludingTax"]
+            share = _round(discount * running / base, precision) - (discount - left)
+        left -= share
+        line["invoiceDiscountAllocation"] = share
+        line["netAmount"] = line["amountExcludingTax"] - share
+        line["discountAppliedBeforeTax"] = True
+
+
+def _tax(lines: list[Record], precision: Decimal) -> None:
+    """Tax per line from running totals per rate, so the lines add up exactly."""
+    gross: dict[Decimal, list[Decimal]] = {}
+    net: dict[Decimal, list[Decimal]] = {}
+    for line in lines:
+        rate = Decimal(line["taxPercent"]) / 100
+        line["totalTaxAmount"] = _carry(
+            gross, rate, line["amountExcludingTax"], precision
+        )
+        line["netTaxAmount"] = _carry(net, rate, line["netAmount"], precision)
+        line["amountIncludingTax"] = line["amountExcludingTax"] + line["totalTaxAmount"]
+        line["netAmountIncludingTax"] = line["netAmount"] + line["netTaxAmount"]
+
+
+def _carry(
+    totals: dict[Decimal, list[Decimal]],
+    rate: Decimal,
+    amount: Decimal,
+    precision: Decimal,
+) -> Decimal:
+    base, taxed = totals.setdefault(rate, [_ZERO, _ZERO])
+    base += amount
+    tax = _round(base * rate, precision) - taxed
+    totals[rate] = [base, taxed + tax]
+
+    return tax
+
+
+class SalesInvoiceLines(Page):
+    """``salesInvoiceLines``: under an invoice, or at the top with a documentId."""
+
+    entity_set = "salesInvoiceLines"
+    order = ()
+
+    def invoices(self) -> SalesInvoices:
+        """The invoices page these lines belong to."""
+        page = self.site.page("salesInvoices")
+        assert isinstance(page, SalesInvoices)
+
+        return page
+
+    def records(self, parent: Record | None = None) -> list[Record]:
+        if parent is None:
+            lines = list(self.engine.rows(self.entity_set))
+            return sorted(lines, key=lambda ln: (ln["documentId"], ln["sequence"]))
+
+        return self.invoices().lines_of(parent)
+
+    def scoped(self, parent: Record | None, expr: Expr | None) -> list[Record]:
+        """Lines under ``parent``, or all lines when the filter names a document."""
+        wanted = required_equalities(expr)
+        if parent is None and "documentId" not in wanted and "id" not in wanted:
+            raise dialog("You must specify an Id or a Document Id to get the lines.")
+
+        return self.records(parent)
+
+    def lookup(self, key: str, parent: Record | None = None) -> Record:
+        if parent is None:
+            line = self.engine.table(self.entity_set).get(key)
+            if line is not None:
+                return line
+        return super().lookup(key, parent)
+
+    def _invoice(self, parent: Record | None, values: Values) -> Record:
+        if parent is not None:
+            return parent
+        document = values.get("documentId", EMPTY_GUID)
+        if document == EMPTY_GUID:
+            raise dialog("You must specify a document id to get the lines.")
+        invoice = self.engine.table("salesInvoices").get(document)
+        if invoice is None:
+            raise dialog("No document with the specified ID exists.")
+
+        return invoice
+
+    def insert(
+        self,
+        values: Values,
+        nested: dict[str, Any],
+        parent: Record | None,
+    ) -> Record:
+        invoice = self._invoice(parent, values)
+        if invoice.get("_posted"):
+            raise dialog(_POSTED_ERR)
+        line = self.new_record()
+        line.update(documentId=invoice["id"], lineType="Comment")
+        self._object(line, values)
+        line.update({k: v for k, v in values.items() if k not in _LINE_OBJECT})
+        line["documentId"] = invoice["id"]
+        self._sequence(line, invoice, values.get("sequence", 0))
+        self._discounts(line, values)
+        self.engine.insert(self.entity_set, line)
+        self.invoices().recalculate(invoice)
+
+        return line
+
+    def modify(self, record: Record, values: Values) -> Record:
+        invoice = self.engine.table("salesInvoices")[record["documentId"]]
+        if invoice.get("_posted"):
+            raise dialog(_POSTED_ERR)
+        if values.get("documentId", record["documentId"]) != record["documentId"]:
+            raise dialog('The value for "documentId" cannot be modified.')
+        if values.get("sequence", record["sequence"]) != record["sequence"]:
+            raise dialog(
+                'The value for "sequence" cannot be modified. '
+                "Delete and insert the line again."
+            )
+        changed = dict(record)
+        self._object(changed, values)
+        if changed["lineObjectNumber"] != record["lineObjectNumber"]:
+            raise dialog('The value for "lineObjectNumber" cannot be modified.')
+        changed.update({k: v for k, v in values.items() if k not in _LINE_OBJECT})
+        self._discounts(changed, values)
+        record.update(changed)
+        self.engine.stamp(record)
+        self.invoices().recalculate(invoice)
+
+        return record
+
+    def delete(self, record: Record) -> None:
+        invoice = self.engine.table("salesInvoices")[record["documentId"]]
+        if invoice.get("_posted"):
+            raise dialog(_POSTED_ERR)
+        super().delete(record)
+        self.invoices().recalculate(invoice)
+
+    def _object(self, line: Record, values: Values) -> None:
+        """itemId / accountId, then lineType, then lineObjectNumber (page order)."""
+        item_id = values.get("itemId", EMPTY_GUID)
+        account_id = values.get("accountId", EMPTY_GUID)
+        if item_id != EMPTY_GUID and account_id != EMPTY_GUID:
+            raise dialog(
+                'Both "itemId" and "accountId" are specified. Specify only one of them.'
+            )
+        if item_id != EMPTY_GUID:
+            item = self.reference("items", item_id, "Item does not exist.")
+            line.update(lineType="Item", lineObjectNumber=(item or {})["number"])
+        if account_id != EMPTY_GUID:
+            account = self.reference("accounts", account_id, "Account does not exist.")
+            line.update(lineType="Account", lineObjectNumber=(account or {})["number"])
+        if values.get("lineType", line["lineType"]) != line["lineType"]:
+            line.update(lineType=values["lineType"], lineObjectNumber="")
+        if "lineObjectNumber" in values:
+            line["lineObjectNumber"] = values["lineObjectNumber"]
+        self._resolve(line, values)
+
+    def _resolve(self, line: Record, values: Values) -> None:
+        kind, number = line["lineType"], line["lineObjectNumber"]
+        line.update(itemId=EMPTY_GUID, accountId=EMPTY_GUID)
+        if kind == "Item" and number:
+            item = self.engine.find("items", number=number)
+            if item is None:
+                raise dialog("Item does not exist.")
+            if item["blocked"]:
+                text = (
+                    f"Blocked must be equal to 'No'  in Item: No.={number}. "
+                    "Current value is 'Yes'."
+                )
+                raise BCError(400, "Application_FieldValidationException", text)
+            line["itemId"] = item["id"]
+            self._defaults(line, values, item, item["unitPrice"])
+            line.setdefault("unitOfMeasureCode", "")
+            if "unitOfMeasureCode" not in values:
+                line["unitOfMeasureCode"] = item["baseUnitOfMeasureCode"]
+            line["taxCode"] = values.get("taxCode", item["taxGroupCode"])
+        elif kind == "Account" and number:
+            account = self.engine.find("accounts", number=number)
+            if account is None:
+                raise dialog("Account does not exist.")
+            line["accountId"] = account["id"]
+            self._defaults(line, values, account, _ZERO)
+        elif kind == "Comment" and number:
+            raise invalid_relation("No.", "Sales Line", number, "Standard Text")
+        elif kind in _NO_TABLE and number:
+            raise invalid_relation("No.", "Sales Line", number, _NO_TABLE[kind])
+        rate = self.engine.tax_rate * 100
+        line["taxPercent"] = _ZERO if kind == "Comment" else rate
+
+    def _defaults(
+        self,
+        line: Record,
+        values: Values,
+        source: Record,
+        price: Decimal,
+    ) -> None:
+        if "description" not in values:
+            line["description"] = source["displayName"]
+        if "unitPrice" not in values:
+            line["unitPrice"] = price
+
+    def _sequence(self, line: Record, invoice: Record, wanted: int) -> None:
+        taken = [int(ln["sequence"]) for ln in self.invoices().lines_of(invoice)]
+        if wanted and wanted in taken:
+            raise dialog("You cannot insert a line because a line already exists.")
+        line["sequence"] = wanted or (max(taken, default=0) + 10000)
+
+    def _discounts(self, line: Record, values: Values) -> None:
+        percent = values.get("discountPercent")
+        if percent is not None and percent < 0:
+            raise dialog("Line discount percentage must be positive.")
+        if percent is not None and percent > 100:
+            raise dialog("Line discount percentage must be below 100.")
+        amount = values.get("discountAmount")
+        if amount is not None and amount < 0:
+            raise dialog("Line discount amount must be positive.")
+        line["_discountGiven"] = amount is not None and percent is None
+
+
+_LINE_OBJECT = frozenset({"itemId", "accountId", "lineType", "lineObjectNumber"})

@@ -1,0 +1,291 @@
+"""Query options the way BC's OData endpoint reads them.
+
+The syntax is :mod:`pointegration.emulators._odata`'s; this module adds what BC
+refuses or changes on top of it:
+
+- a property the entity type lacks, in ``$filter``, ``$select``, ``$orderby``
+  or ``$expand``: 400 "Could not find a property named 'x' on type
+  'Microsoft.NAV.customer'.";
+- ``or`` between conditions on different properties: 400 "The 'OR' operator is
+  not supported on distinct fields on an OData filter." (the sentence of
+  learn: dev-itpro/webservices/odata-known-limitations);
+- ``in`` without ``$schemaversion=2.1``: 400;
+- lambda operators: BC ignores the whole filter, and so does this module;
+- strings compare case-insensitively (BC online's SQL collation), enum
+  literals by their encoded name (``'In_x0020_Review'``; the AL name is read
+  too), datetimes as bare literals.
+
+Server-driven paging: at most ``page_size`` rows per response, the rest behind
+``@odata.nextLink`` with ``$skiptoken``.
+
+Limitation: the skip token is an offset into the filtered, ordered rows (BC's
+is the key of the last row), so a row inserted before the current position
+while a client pages can shift later pages by one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pointegration.emulators._bc_contract import EntitySpec
+from pointegration.emulators._bc_errors import BCError
+from pointegration.emulators._odata import (
+    And,
+    Compare,
+    ExpandItem,
+    Expr,
+    In,
+    Lambda,
+    Literal,
+    Not,
+    ODataSyntaxError,
+    Or,
+    Property,
+    evaluate,
+    parse_expand,
+    parse_filter,
+    parse_orderby,
+    parse_select,
+    properties,
+    sort_rows,
+    walk,
+)
+
+__all__ = [
+    "Query",
+    "decode_token",
+    "encode_token",
+    "parse_query",
+    "required_equalities",
+    "select_rows",
+]
+
+_OR_ACROSS_FIELDS = (
+    "The 'OR' operator is not supported on distinct fields on an OData filter."
+)
+_OPTIONS = frozenset(
+    {"$filter", "$select", "$orderby", "$top", "$skip", "$expand", "$count"}
+    | {"$skiptoken", "$schemaversion", "$format"}
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """The query options of one request, checked against the entity type."""
+
+    filter: Expr | None = None
+    select: tuple[str, ...] | None = None
+    orderby: tuple[tuple[tuple[str, ...], bool], ...] = ()
+    top: int | None = None
+    skip: int = 0
+    expand: tuple[ExpandItem, ...] = ()
+    count: bool = False
+    offset: int = 0
+    schema: str = ""
+    nested: dict[str, Query] = field(default_factory=dict)
+
+
+def parse_query(
+    spec: EntitySpec,
+    params: Mapping[str, str],
+    expand_spec: Mapping[str, EntitySpec] | None = None,
+) -> Query:
+    """The options in ``params`` for ``spec``, or BC's 400.
+
+    ``expand_spec`` maps each navigation the caller can expand to the type it
+    leads to, so nested options are checked against that type.
+    """
+    unknown = [k for k in params if k.startswith("$") and k not in _OPTIONS]
+    if unknown:
+        text = f"The query parameter '{unknown[0]}' is not supported."
+        raise BCError(400, "BadRequest", text)
+    schema = params.get("$schemaversion", "")
+    try:
+        return _parse(spec, params, schema, expand_spec or {})
+    except ODataSyntaxError as exc:
+        raise BCError(400, "BadRequest", exc.message) from None
+
+
+def _parse(
+    spec: EntitySpec,
+    params: Mapping[str, str],
+    schema: str,
+    expand_spec: Mapping[str, EntitySpec],
+) -> Query:
+    expr = _filter(spec, params["$filter"], schema) if params.get("$filter") else None
+    select = None
+    if params.get("$select"):
+        select = tuple(parse_select(params["$select"]))
+        for name in select:
+            _known(spec, name)
+    orderby = tuple(parse_orderby(params["$orderby"])) if params.get("$orderby") else ()
+    for path, _ in orderby:
+        _known(spec, path[0])
+    expand = tuple(parse_expand(params["$expand"])) if params.get("$expand") else ()
+    nested: dict[str, Query] = {}
+    for item in expand:
+        target = expand_spec.get(item.name)
+        if item.name not in spec.navigations:
+            raise _not_a_property(spec, item.name)
+        if target is None:
+            text = f"The emulator does not expand '{item.name}'."
+            raise BCError(501, "BadRequest_MethodNotImplemented", text)
+        nested[item.name] = _parse(target, item.options, schema, {})
+    token = decode_token(params["$skiptoken"]) if params.get("$skiptoken") else {}
+
+    return Query(
+        filter=expr,
+        select=select,
+        orderby=orderby,
+        top=_whole(params, "$top"),
+        skip=_whole(params, "$skip") or 0,
+        expand=expand,
+        count=params.get("$count", "false") == "true",
+        offset=int(token.get("offset", 0)),
+        schema=schema,
+        nested=nested,
+    )
+
+
+def _whole(params: Mapping[str, str], name: str) -> int | None:
+    text = params.get(name)
+    if text is None:
+        return None
+    if not text.isdigit():
+        message = f"Invalid value '{text}' for {name} query option found."
+        raise BCError(400, "BadRequest", message)
+
+    return int(text)
+
+
+def _filter(spec: EntitySpec, text: str, schema: str) -> Expr | None:
+    expr = parse_filter(text)
+    nodes = list(walk(expr))
+    if any(isinstance(node, Lambda) for node in nodes):
+        return None
+    for path in properties(expr):
+        _known(spec, path[0])
+        if len(path) > 1:
+            raise _not_a_property(spec, "/".join(path))
+    if schema != "2.1" and any(isinstance(node, In) for node in nodes):
+        text = "The 'in' operator is supported only with $schemaversion=2.1."
+        raise BCError(400, "BadRequest", text)
+    for node in nodes:
+        if isinstance(node, Or) and len(properties(node)) > 1:
+            raise BCError(400, "BadRequest", _OR_ACROSS_FIELDS)
+
+    return _enum_literals(spec, expr)
+
+
+def _known(spec: EntitySpec, name: str) -> None:
+    if name not in spec.fields:
+        raise _not_a_property(spec, name)
+
+
+def _not_a_property(spec: EntitySpec, name: str) -> BCError:
+    text = f"Could not find a property named '{name}' on type '{spec.type_name}'."
+
+    return BCError(400, "BadRequest_NotFound", text)
+
+
+def _enum_literals(spec: EntitySpec, expr: Expr) -> Expr:
+    """``expr`` with string literals compared to enum properties as wire names."""
+    match expr:
+        case Compare(left=Property(path=path), right=Literal() as literal):
+            return replace(expr, right=_wire(spec, path, literal))
+        case Compare(left=Literal() as literal, right=Property(path=path)):
+            return replace(expr, left=_wire(spec, path, literal))
+        case In(left=Property(path=path), values=values):
+            return replace(expr, values=tuple(_wire(spec, path, v) for v in values))
+        case And(left=left, right=right) | Or(left=left, right=right):
+            return replace(
+                expr,
+                left=_enum_literals(spec, left),
+                right=_enum_literals(spec, right),
+            )
+        case Not(operand=operand):
+            return replace(expr, operand=_enum_literals(spec, operand))
+
+    return expr
+
+
+def _wire(spec: EntitySpec, path: tuple[str, ...], literal: Literal) -> Literal:
+    enum = spec.fields[path[0]].enum
+    if enum is None or literal.kind != "string":
+        return literal
+    wire = enum.to_wire(str(literal.value))
+
+    return literal if wire is None else Literal(wire, "string")
+
+
+def required_equalities(expr: Expr | None) -> dict[str, Any]:
+    """``property eq value`` conditions that every match of ``expr`` meets.
+
+    Only the top-level ``and`` chain counts; ``{"documentId": "<guid>"}`` for
+    ``documentId eq <guid> and quantity gt 1``.
+    """
+    found: dict[str, Any] = {}
+    stack = [expr] if expr is not None else []
+    while stack:
+        node = stack.pop()
+        match node:
+            case And(left=left, right=right):
+                stack.extend((left, right))
+            case Compare(op="eq", left=Property(path=path), right=Literal(value=v)):
+                found[path[0]] = v
+            case Compare(op="eq", left=Literal(value=v), right=Property(path=path)):
+                found[path[0]] = v
+
+    return found
+
+
+def select_rows(
+    rows: Sequence[Mapping[str, Any]],
+    query: Query,
+    default_order: Sequence[str],
+) -> tuple[list[Mapping[str, Any]], int]:
+    """The rows matching ``query``, ordered, after ``$skip``/``$top``; and the count.
+
+    The count is of all matching rows, before ``$skip`` and ``$top``.
+    """
+    matching = [row for row in rows if _matches(query.filter, row)]
+    order = list(query.orderby) or [((name,), False) for name in default_order]
+    ordered = sort_rows(matching, order, case_insensitive=True)
+    chosen = ordered[query.skip :]
+    if query.top is not None:
+        chosen = chosen[: query.top]
+
+    return chosen, len(matching)
+
+
+def _matches(expr: Expr | None, row: Mapping[str, Any]) -> bool:
+    if expr is None:
+        return True
+    try:
+        return evaluate(expr, row, case_insensitive=True)
+    except ODataSyntaxError as exc:
+        raise BCError(400, "BadRequest", exc.message) from None
+
+
+def encode_token(offset: int) -> str:
+    """The ``$skiptoken`` for the page starting at ``offset``."""
+    raw = json.dumps({"offset": offset}).encode("ascii")
+
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    """The state in a ``$skiptoken``; BC's 400 for one it did not issue."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError):
+        value = None
+    if not isinstance(value, dict) or not isinstance(value.get("offset"), int):
+        raise BCError(400, "BadRequest", "The skip token is not valid.")
+
+    return value
