@@ -62,6 +62,7 @@ logger = logging.getLogger("pointegration.auth")
 AUTHORITY_HOST = "https://login.microsoftonline.com"
 REFRESH_MARGIN = 300.0
 _DEFAULT_LIFETIME = 3600.0
+_UNREACHABLE = "entra_unreachable"
 
 Clock = Callable[[], float]
 
@@ -204,7 +205,7 @@ class MsalTokenProvider:
         """Drop ``token`` if it is still the cached one (it drew a 401)."""
         if self._token is not None and self._token.value == token:
             self._token = None
-            log_event(logger, logging.INFO, "auth.token_invalidated", scope=self.scope)
+            log_event(logger, logging.INFO, "auth.invalidated", scope=self.scope)
 
     def _cached(self) -> str | None:
         if self._token is not None and self._clock() < self._token.refresh_at:
@@ -226,6 +227,10 @@ class MsalTokenProvider:
                 code=exc.code,
             )
             raise
+        except Exception as exc:  # a source must translate; never let one leak
+            raise AuthenticationError(
+                f"no token for {self.scope} ({type(exc).__name__})"
+            ) from exc
 
         lifetime = _lifetime(result)
         self._token = _Token(
@@ -303,11 +308,11 @@ class _ConfidentialClientSource:
         }
 
     def acquire(self, scope: str, resource_setting: str) -> Mapping[str, Any]:
-        app = self._application()
+        app = self._application(scope)
         try:
             result = app.acquire_token_for_client(scopes=[scope])
         except Exception as exc:
-            raise self._failure(_unreachable(exc, scope)) from exc
+            raise self._failure(_unreachable(exc, scope), code=_UNREACHABLE) from exc
         finally:
             _forget_tokens(app.token_cache)
 
@@ -315,13 +320,13 @@ class _ConfidentialClientSource:
             raise self._refusal(result or {}, scope, resource_setting)
         return result
 
-    def _application(self) -> Any:
+    def _application(self, scope: str) -> Any:
         with self._building:
             if self._app is None:
-                self._app = self._build()
+                self._app = self._build(scope)
             return self._app
 
-    def _build(self) -> Any:
+    def _build(self, scope: str) -> Any:
         import msal
 
         credential = (
@@ -342,7 +347,7 @@ class _ConfidentialClientSource:
         except ValueError as exc:
             raise self._failure(self._build_refused(exc)) from exc
         except Exception as exc:
-            raise self._failure(_unreachable(exc, AUTHORITY_HOST)) from exc
+            raise self._failure(_unreachable(exc, scope), code=_UNREACHABLE) from exc
 
     def _build_refused(self, exc: ValueError) -> str:
         if "authority" in str(exc).lower() or "discovery" in str(exc).lower():
@@ -500,6 +505,7 @@ class _ManagedIdentitySource:
                 "AUTH_MODE managed_identity: no managed identity endpoint answered "
                 f"({type(exc).__name__}); run on Azure with an identity enabled, "
                 "or choose another AUTH_MODE",
+                code="managed_identity_unreachable",
                 system="managed_identity",
             ) from exc
         finally:
@@ -579,10 +585,10 @@ def _forget_tokens(cache: Any) -> None:
         cache.remove_at(entry)
 
 
-def _unreachable(exc: Exception, where: str) -> str:
+def _unreachable(exc: Exception, scope: str) -> str:
     return (
-        f"no token: Entra ID could not be reached for {where} "
-        f"({type(exc).__name__}); check network access to {AUTHORITY_HOST}"
+        f"no token for {scope}: Entra ID could not be reached at {AUTHORITY_HOST} "
+        f"({type(exc).__name__}); check the network and proxy settings"
     )
 
 

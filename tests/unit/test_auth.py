@@ -643,3 +643,20 @@ async def test_provider_repr_shows_scope_not_token(entra: FakeEntra) -> None:
 def test_static_provider_keeps_token_out_of_repr() -> None:
     """StaticTokenProvider's repr never shows the token."""
     assert "abc" not in repr(StaticTokenProvider(Secret("abc")))
+
+
+class BrokenSource:
+    """A token source with a bug: it raises something other than the contract."""
+
+    def acquire(self, scope: str, resource_setting: str) -> Mapping[str, Any]:
+        raise KeyError("access_token")
+
+
+async def test_no_lower_level_exception_leaks_from_a_provider() -> None:
+    """Whatever a source raises, callers see an AuthenticationError with the cause."""
+    provider = MsalTokenProvider(BrokenSource(), BC_SCOPE, resource_setting="AUTH_MODE")
+
+    with pytest.raises(AuthenticationError) as caught:
+        await provider.get_token()
+
+    assert isinstance(caught.value.__cause__, KeyError)
