@@ -14,6 +14,7 @@ from tests.emulators.test_bc_fixtures import (
     bc,
     emulator,
     error_of,
+    instant,
     make_emulator,
     open_bc,
 )
@@ -241,7 +242,9 @@ async def test_patch_with_the_current_etag_returns_the_whole_entity(bc: Bc) -> N
     assert changed["city"] == "Oslo"
     assert changed["displayName"] == "Contoso Ltd."
     assert changed["@odata.etag"] != customer["@odata.etag"]
-    assert changed["lastModifiedDateTime"] > customer["lastModifiedDateTime"]
+    assert instant(changed["lastModifiedDateTime"]) > instant(
+        customer["lastModifiedDateTime"]
+    )
 
 
 async def test_a_stale_etag_is_request_entity_changed(bc: Bc) -> None:

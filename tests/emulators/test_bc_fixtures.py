@@ -99,6 +99,11 @@ def error_of(response: httpx.Response) -> tuple[int, str, str]:
     return response.status_code, error["code"], message
 
 
+def instant(text: str) -> datetime:
+    """A BC ``lastModifiedDateTime`` as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def make_emulator(**kwargs: Any) -> BusinessCentralEmulator:
     """An emulator with the test token and a stepping clock."""
     kwargs.setdefault("clock", Clock())
