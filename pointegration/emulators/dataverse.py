@@ -47,6 +47,7 @@ import httpx
 
 from pointegration import _json
 from pointegration.emulators._asgi import AsgiApp, Request, Response, json_response
+from pointegration.emulators._dataverse_batch import run_batch
 from pointegration.emulators._dataverse_catalog import build_catalog
 from pointegration.emulators._dataverse_entities import ApiRequest, EntityApi
 from pointegration.emulators._dataverse_errors import (
@@ -401,7 +402,26 @@ class DataverseEmulator:
         return json_response(200, payload)
 
     async def _batch(self, call: ApiRequest) -> Response:
-        raise segment_not_found("$batch")
+        """Run a ``$batch``; webhooks fire for what committed, after the batch."""
+        marks: list[int] = []
+
+        def begin() -> None:
+            self.store.begin()
+            marks.append(len(self.records.changes))
+
+        def commit() -> None:
+            self.store.commit()
+            marks.pop()
+
+        def rollback() -> None:
+            self.store.rollback()
+            del self.records.changes[marks.pop() :]
+
+        response = run_batch(
+            call, execute=self.execute, begin=begin, commit=commit, rollback=rollback
+        )
+
+        return await self._respond(response)
 
     # --- Webhooks ---------------------------------------------------------------
 
