@@ -25,7 +25,9 @@ module has dropped. Concurrent callers share one acquisition; MSAL is blocking,
 so it runs in a worker thread.
 
 Every failure is an :class:`~pointegration.errors.AuthenticationError` whose
-message names the setting to fix and holds neither a secret nor a token.
+message names the setting to fix and holds neither a secret nor a token, except
+Entra ID being out of reach: that is a passing fault, raised as the retryable
+:class:`~pointegration.errors.ServiceUnavailableError`.
 
 Limitation: managed identity gets tokens in the identity's own tenant only; a BC
 tenant other than that needs ``secret`` or ``certificate``.
@@ -45,7 +47,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pointegration.errors import AuthenticationError
+from pointegration.errors import (
+    AuthenticationError,
+    IntegrationError,
+    ServiceUnavailableError,
+)
 from pointegration.settings import BC_SCOPE, Secret, Settings
 from pointegration.telemetry import log_event
 
@@ -218,7 +224,7 @@ class MsalTokenProvider:
             result = await asyncio.to_thread(
                 self._source.acquire, self.scope, self._resource_setting
             )
-        except AuthenticationError as exc:
+        except IntegrationError as exc:
             log_event(
                 logger,
                 logging.WARNING,
@@ -365,7 +371,7 @@ class _ConfidentialClientSource:
         result: Mapping[str, Any],
         scope: str,
         resource_setting: str,
-    ) -> AuthenticationError:
+    ) -> IntegrationError:
         error = str(result.get("error") or "no_access_token")
         description = str(result.get("error_description") or "")
         code = _aadsts_code(result, description)
@@ -395,13 +401,17 @@ class _ConfidentialClientSource:
         *,
         code: str | None = None,
         correlation_id: Any = None,
-    ) -> AuthenticationError:
+    ) -> IntegrationError:
         secrets = (
             [self._credential.get_secret_value()]
             if isinstance(self._credential, Secret)
             else []
         )
-        return AuthenticationError(
+        # Entra ID out of reach is a passing fault, not a setup to fix: retry later.
+        error_type = (
+            ServiceUnavailableError if code == _UNREACHABLE else AuthenticationError
+        )
+        return error_type(
             _scrub(message, secrets),
             code=code,
             system="entra",

@@ -24,7 +24,7 @@ from pointegration.auth import (
     StaticTokenProvider,
     build_token_providers,
 )
-from pointegration.errors import AuthenticationError
+from pointegration.errors import AuthenticationError, ServiceUnavailableError
 from pointegration.settings import BC_SCOPE, Secret, Settings
 
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -418,12 +418,12 @@ async def test_unknown_tenant_names_AZURE_TENANT_ID(entra: FakeEntra) -> None:
     assert isinstance(caught.value.__cause__, ValueError)
 
 
-async def test_network_failure_becomes_authentication_error(entra: FakeEntra) -> None:
-    """A connection error to Entra ID is translated, with the cause kept."""
+async def test_network_failure_is_retryable(entra: FakeEntra) -> None:
+    """A connection error to Entra ID is a retryable error, with the cause kept."""
     entra.failure = ConnectionError("connection refused")
     dataverse, _ = build_token_providers(make_settings(), http_client=entra)
 
-    with pytest.raises(AuthenticationError) as caught:
+    with pytest.raises(ServiceUnavailableError) as caught:
         await dataverse.get_token()
 
     assert "Entra ID could not be reached" in str(caught.value)
