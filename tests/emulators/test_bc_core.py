@@ -449,3 +449,178 @@ async def test_reset_returns_to_the_seeded_state(bc: Bc) -> None:
 
     assert customers == []
     assert [i["id"] for i in after] == [i["id"] for i in before]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        pytest.param(
+            {"number": "X"},
+            "Application_DialogException",
+            'A "displayName" must be provided.',
+            id="display-name-missing",
+        ),
+        pytest.param(
+            {"displayName": "  "},
+            "Application_DialogException",
+            'The blank "displayName" is not allowed.',
+            id="display-name-blank",
+        ),
+        pytest.param(
+            {"displayName": "A", "country": "XX"},
+            "Internal_InvalidTableRelation",
+            "The field Country/Region Code of table Customer contains a value (XX) "
+            "that cannot be found in the related table (Country/Region).",
+            id="unknown-country",
+        ),
+        pytest.param(
+            {"displayName": "A", "currencyCode": "XYZ"},
+            "Application_DialogException",
+            'The "currencyCode" does not match to a Currency.',
+            id="unknown-currency-code",
+        ),
+        pytest.param(
+            {"displayName": "A", "currencyId": "11111111-2222-3333-4444-555555555555"},
+            "Application_DialogException",
+            'The "currencyId" does not match to a Currency.',
+            id="unknown-currency-id",
+        ),
+        pytest.param(
+            {
+                "displayName": "A",
+                "currencyId": "00000000-0000-0000-0000-000000000000",
+                "currencyCode": "EUR",
+            },
+            "Application_DialogException",
+            "The currency values do not match to a specific Currency.",
+            id="currency-id-and-code-disagree",
+        ),
+        pytest.param(
+            {
+                "displayName": "A",
+                "paymentTermsId": "11111111-2222-3333-4444-555555555555",
+            },
+            "Application_DialogException",
+            'The "paymentTermsId" does not match to a Payment Terms.',
+            id="unknown-payment-terms",
+        ),
+        pytest.param(
+            {"displayName": "A", "blocked": "Sometimes"},
+            "Unknown",
+            "'Sometimes' is not an option. The existing options are: "
+            " ,Ship,Invoice,All",
+            id="unknown-enum-member",
+        ),
+        pytest.param(
+            {"displayName": "A", "creditLimit": "12.5"},
+            "BadRequest",
+            "Cannot convert a primitive value to the expected type 'Edm.Decimal'. "
+            "See the inner exception for more details.",
+            id="decimal-as-string",
+        ),
+        pytest.param(
+            {"displayName": "A", "taxLiable": "yes"},
+            "BadRequest",
+            "Cannot convert a primitive value to the expected type 'Edm.Boolean'. "
+            "See the inner exception for more details.",
+            id="boolean-as-string",
+        ),
+        pytest.param(
+            {"displayName": "A", "paymentTermsId": "not-a-guid"},
+            "BadRequest",
+            "Cannot convert a primitive value to the expected type 'Edm.Guid'. "
+            "See the inner exception for more details.",
+            id="malformed-guid",
+        ),
+        pytest.param(
+            {"displayName": "A", "displayName2": "B"},
+            "BadRequest",
+            "The property 'displayName2' does not exist on type "
+            "'Microsoft.NAV.customer'. Make sure to only use property names that "
+            "are defined by the type.",
+            id="unknown-property",
+        ),
+        pytest.param(
+            {"displayName": "A", "balanceDue": 10},
+            "BadRequest_InvalidOperation",
+            "Control 'Balance Due' is read-only.",
+            id="flowfield",
+        ),
+        pytest.param(
+            {"displayName": "A", "phoneNumber": "call me"},
+            "Application_FieldValidationException",
+            "Phone No. must not contain letters in Customer No.=''.",
+            id="letters-in-phone",
+        ),
+        pytest.param(
+            {"displayName": "A", "email": "not an email"},
+            "Application_DialogException",
+            'The email address "not an email" is not valid.',
+            id="bad-email",
+        ),
+    ],
+)
+async def test_documented_customer_failures(
+    bc: Bc,
+    body: dict[str, object],
+    code: str,
+    message: str,
+) -> None:
+    """Each refused customer body answers 400 with BC's code and message."""
+    response = await bc.post("customers", body)
+    listed = (await bc.get("customers")).json()["value"]
+
+    assert error_of(response) == (400, code, message)
+    assert listed == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "edm"),
+    [
+        pytest.param("invoiceDate", "31-01-2024", "Edm.Date", id="date-format"),
+        pytest.param("invoiceDate", "2024-02-30", "Edm.Date", id="date-impossible"),
+        pytest.param("customerId", 12, "Edm.Guid", id="guid-as-number"),
+        pytest.param("externalDocumentNumber", 12, "Edm.String", id="string-as-number"),
+    ],
+)
+async def test_values_are_typed_by_the_odata_layer(
+    bc: Bc,
+    field: str,
+    value: object,
+    edm: str,
+) -> None:
+    """A JSON value that is not of the property's EDM type is a 400 BadRequest."""
+    customer = await bc.customer()
+    response = await bc.post(
+        "salesInvoices", {"customerNumber": customer["number"], field: value}
+    )
+
+    assert error_of(response) == (
+        400,
+        "BadRequest",
+        f"Cannot convert a primitive value to the expected type '{edm}'. "
+        "See the inner exception for more details.",
+    )
+
+
+async def test_the_admin_seed_route_creates_rows_with_given_ids(bc: Bc) -> None:
+    """POST /_admin/bc/seed creates customers as POSTs would, keeping given ids."""
+    wanted = "11111111-2222-3333-4444-555555555555"
+    response = await bc.client.post(
+        "/_admin/bc/seed",
+        json={"customers": [{"id": wanted, "displayName": "Seeded", "number": "S1"}]},
+    )
+    read = await bc.get(f"customers({wanted})")
+
+    assert response.status_code == 200
+    assert response.json()["customers"][0]["id"] == wanted
+    assert read.json()["number"] == "S1"
+
+
+async def test_the_admin_reset_route_empties_the_company(bc: Bc) -> None:
+    """POST /_admin/bc/reset answers 204 and removes what was created."""
+    await bc.customer()
+    response = await bc.client.post("/_admin/bc/reset")
+
+    assert response.status_code == 204
+    assert (await bc.get("customers")).json()["value"] == []
