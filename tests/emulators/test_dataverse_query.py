@@ -275,11 +275,11 @@ async def test_a_malformed_skiptoken_is_400(client: httpx.AsyncClient) -> None:
 @pytest.fixture
 async def invoice(client: httpx.AsyncClient, emulator: DataverseEmulator) -> str:
     account = await create(client, "accounts", {"name": "Contoso"})
-    eur = [
+    eur = next(
         r
         for r in emulator.rows("transactioncurrencies")
         if r["isocurrencycode"] == "EUR"
-    ][0]
+    )
     invoice = await create(
         client,
         "invoices",
