@@ -50,16 +50,13 @@ from pointegration.emulators._asgi import AsgiApp, Request, Response, json_respo
 from pointegration.emulators._dataverse_batch import run_batch
 from pointegration.emulators._dataverse_catalog import build_catalog
 from pointegration.emulators._dataverse_entities import ApiRequest, EntityApi
-from pointegration.emulators._dataverse_errors import (
-    QUERY,
-    DataverseError,
-    segment_not_found,
-)
+from pointegration.emulators._dataverse_errors import QUERY, DataverseError
 from pointegration.emulators._dataverse_events import (
     Organization,
     change_event,
     steps_for,
 )
+from pointegration.emulators._dataverse_metadata import MetadataApi
 from pointegration.emulators._dataverse_model import Catalog, Table
 from pointegration.emulators._dataverse_query import Query, Reader, annotation_filter
 from pointegration.emulators._dataverse_records import Change, Records
@@ -70,6 +67,9 @@ from pointegration.emulators._webhooks import WebhookDispatcher
 __all__ = ["DataverseEmulator"]
 
 _ADMIN = "/_admin/dataverse/"
+_METADATA_RESOURCES = frozenset(
+    {"EntityDefinitions", "RelationshipDefinitions", "PublishXml", "PublishAllXml"}
+)
 _MESSAGES = ("Create", "Update", "Delete")
 _CURRENCIES = (
     ("USD", "US Dollar", "$", "1.0"),
@@ -142,6 +142,7 @@ class DataverseEmulator:
         self.entities = EntityApi(
             self.records, self.reader, max_page_size=self.max_page_size
         )
+        self.metadata = MetadataApi(self.catalog, self.add_message_filters)
         self.dispatcher = WebhookDispatcher(
             client_factory=self._client_factory, clock=self._clock, ids=self._ids
         )
@@ -372,12 +373,10 @@ class DataverseEmulator:
         head = segments[0].name
         if head == "WhoAmI" and segments[0].key_text in (None, ""):
             return self._who_am_i(call)
-        if head == "$metadata":
-            return self._not_served(head)
-        return self.entities.handle(call, segments)
+        if head in _METADATA_RESOURCES:
+            return self.metadata.handle(call, segments)
 
-    def _not_served(self, segment: str) -> Response:
-        raise segment_not_found(segment)
+        return self.entities.handle(call, segments)
 
     def _service_document(self, call: ApiRequest) -> Response:
         value = [
