@@ -41,7 +41,7 @@ from pointegration.emulators._bc_query import required_equalities
 from pointegration.emulators._bc_store import Record
 from pointegration.emulators._odata import Expr
 
-__all__ = ["SalesInvoiceLines", "SalesInvoices"]
+__all__ = ["SalesInvoiceLines", "SalesInvoices", "lines_table"]
 
 _POSTED_EDITABLE = frozenset(
     {"dueDate", "promisedPayDate", "disputeStatus", "disputeStatusId"}
@@ -57,6 +57,11 @@ _NO_TABLE = {
 _ZERO = Decimal(0)
 
 
+def lines_table(invoice_id: str) -> str:
+    """The engine table holding the lines of the invoice ``invoice_id``."""
+    return f"salesInvoiceLines/{invoice_id}"
+
+
 def _round(value: Decimal, precision: Decimal) -> Decimal:
     steps = (value / precision).quantize(Decimal(1), rounding=ROUND_HALF_UP)
 
@@ -69,6 +74,7 @@ class SalesInvoices(Page):
     entity_set = "salesInvoices"
     order = ("number",)
     nested = frozenset({"salesInvoiceLines"})
+    computed = frozenset({"currencyCode", "remainingAmount"})
 
     def render(self, record: Record) -> dict[str, Any]:
         shown = super().render(record)
@@ -114,9 +120,7 @@ class SalesInvoices(Page):
         return record
 
     def _discard(self, record: Record) -> None:
-        for line in self.engine.rows("salesInvoiceLines"):
-            if line["documentId"] == record["id"]:
-                self.engine.delete("salesInvoiceLines", line["id"])
+        self.engine.tables.pop(lines_table(record["id"]), None)
         self.engine.delete(self.entity_set, record["id"])
 
     def modify(self, record: Record, values: Values) -> Record:
@@ -160,7 +164,7 @@ class SalesInvoices(Page):
                 )
                 raise BCError(400, "Application_FieldValidationException", text)
         customer = self._customer(values, "customer", "sell-to")
-        if customer is not None:
+        if customer is not None and customer["id"] != record["customerId"]:
             self._from_customer(record, customer)
         bill_to = self._customer(values, "billToCustomer", "bill-to")
         if bill_to is not None:
@@ -266,11 +270,7 @@ class SalesInvoices(Page):
 
     def lines_of(self, record: Record) -> list[Record]:
         """The invoice's lines in sequence order."""
-        lines = [
-            line
-            for line in self.engine.rows("salesInvoiceLines")
-            if line["documentId"] == record["id"]
-        ]
+        lines = self.engine.table(lines_table(record["id"])).values()
 
         return sorted(lines, key=lambda line: int(line["sequence"]))
 
@@ -307,6 +307,7 @@ class SalesInvoices(Page):
             )
         if all(ln["lineType"] == "Comment" for ln in lines):
             raise dialog("There is nothing to post.")
+        self._rekey_lines(record, lines)
         total = record["totalAmountIncludingTax"]
         record.update(
             number=self.engine.number("postedSalesInvoices"),
@@ -316,6 +317,15 @@ class SalesInvoices(Page):
         )
         self.engine.stamp(record)
         self._balance(record, total)
+
+    def _rekey_lines(self, record: Record, lines: list[Record]) -> None:
+        """Posted lines are new Sales Invoice Line rows: new ids, same content."""
+        table = self.engine.table(lines_table(record["id"]))
+        table.clear()
+        for line in lines:
+            line["id"] = self.engine.new_id()
+            self.engine.stamp(line)
+            table[line["id"]] = line
 
     def apply_payment(self, record: Record, amount: Decimal | None) -> Decimal:
         """Applies a payment of ``amount`` (None: the rest); the remaining amount.
@@ -432,11 +442,16 @@ class SalesInvoiceLines(Page):
         return page
 
     def records(self, parent: Record | None = None) -> list[Record]:
-        if parent is None:
-            lines = list(self.engine.rows(self.entity_set))
-            return sorted(lines, key=lambda ln: (ln["documentId"], ln["sequence"]))
+        if parent is not None:
+            return self.invoices().lines_of(parent)
+        lines: list[Record] = []
+        for invoice in self.engine.rows("salesInvoices"):
+            lines.extend(self.invoices().lines_of(invoice))
 
-        return self.invoices().lines_of(parent)
+        return lines
+
+    def all_records(self) -> list[Record]:
+        return self.records(None)
 
     def scoped(self, parent: Record | None, expr: Expr | None) -> list[Record]:
         """Lines under ``parent``, or all lines when the filter names a document."""
@@ -448,9 +463,11 @@ class SalesInvoiceLines(Page):
 
     def lookup(self, key: str, parent: Record | None = None) -> Record:
         if parent is None:
-            line = self.engine.table(self.entity_set).get(key)
-            if line is not None:
-                return line
+            for invoice in self.engine.rows("salesInvoices"):
+                line = self.engine.table(lines_table(invoice["id"])).get(key)
+                if line is not None:
+                    return line
+
         return super().lookup(key, parent)
 
     def _invoice(self, parent: Record | None, values: Values) -> Record:
@@ -476,12 +493,12 @@ class SalesInvoiceLines(Page):
             raise dialog(_POSTED_ERR)
         line = self.new_record()
         line.update(documentId=invoice["id"], lineType="Comment")
-        self._object(line, values)
+        self._object(line, values, fresh=True)
         line.update({k: v for k, v in values.items() if k not in _LINE_OBJECT})
         line["documentId"] = invoice["id"]
         self._sequence(line, invoice, values.get("sequence", 0))
         self._discounts(line, values)
-        self.engine.insert(self.entity_set, line)
+        self.engine.insert(lines_table(invoice["id"]), line)
         self.invoices().recalculate(invoice)
 
         return line
@@ -498,7 +515,8 @@ class SalesInvoiceLines(Page):
                 "Delete and insert the line again."
             )
         changed = dict(record)
-        self._object(changed, values)
+        if _LINE_OBJECT.intersection(values):
+            self._object(changed, values, fresh=False)
         if changed["lineObjectNumber"] != record["lineObjectNumber"]:
             raise dialog('The value for "lineObjectNumber" cannot be modified.')
         changed.update({k: v for k, v in values.items() if k not in _LINE_OBJECT})
@@ -513,10 +531,10 @@ class SalesInvoiceLines(Page):
         invoice = self.engine.table("salesInvoices")[record["documentId"]]
         if invoice.get("_posted"):
             raise dialog(_POSTED_ERR)
-        super().delete(record)
+        self.engine.delete(lines_table(invoice["id"]), record["id"])
         self.invoices().recalculate(invoice)
 
-    def _object(self, line: Record, values: Values) -> None:
+    def _object(self, line: Record, values: Values, *, fresh: bool) -> None:
         """itemId / accountId, then lineType, then lineObjectNumber (page order)."""
         item_id = values.get("itemId", EMPTY_GUID)
         account_id = values.get("accountId", EMPTY_GUID)
@@ -534,9 +552,10 @@ class SalesInvoiceLines(Page):
             line.update(lineType=values["lineType"], lineObjectNumber="")
         if "lineObjectNumber" in values:
             line["lineObjectNumber"] = values["lineObjectNumber"]
-        self._resolve(line, values)
+        self._resolve(line, values, fresh=fresh)
 
-    def _resolve(self, line: Record, values: Values) -> None:
+    def _resolve(self, line: Record, values: Values, *, fresh: bool) -> None:
+        """Looks the line's number up; a new line takes the defaults it gives."""
         kind, number = line["lineType"], line["lineObjectNumber"]
         line.update(itemId=EMPTY_GUID, accountId=EMPTY_GUID)
         if kind == "Item" and number:
@@ -550,17 +569,19 @@ class SalesInvoiceLines(Page):
                 )
                 raise BCError(400, "Application_FieldValidationException", text)
             line["itemId"] = item["id"]
-            self._defaults(line, values, item, item["unitPrice"])
-            line.setdefault("unitOfMeasureCode", "")
-            if "unitOfMeasureCode" not in values:
-                line["unitOfMeasureCode"] = item["baseUnitOfMeasureCode"]
-            line["taxCode"] = values.get("taxCode", item["taxGroupCode"])
+            if fresh:
+                self._defaults(line, values, item, item["unitPrice"])
+                line["unitOfMeasureCode"] = values.get(
+                    "unitOfMeasureCode", item["baseUnitOfMeasureCode"]
+                )
+                line["taxCode"] = values.get("taxCode", item["taxGroupCode"])
         elif kind == "Account" and number:
             account = self.engine.find("accounts", number=number)
             if account is None:
                 raise dialog("Account does not exist.")
             line["accountId"] = account["id"]
-            self._defaults(line, values, account, _ZERO)
+            if fresh:
+                self._defaults(line, values, account, _ZERO)
         elif kind == "Comment" and number:
             raise invalid_relation("No.", "Sales Line", number, "Standard Text")
         elif kind in _NO_TABLE and number:

@@ -78,22 +78,30 @@ class Page:
     """One API page; subclasses add the triggers of their AL page and table.
 
     ``order`` is the primary key the rows come in by default; ``nested`` names
-    the parts a POST may carry inline (deep insert).
+    the parts a POST may carry inline (deep insert); ``computed`` the
+    properties :meth:`render` computes rather than reads.
     """
 
     entity_set: str = ""
     order: tuple[str, ...] = ()
     nested: frozenset[str] = frozenset()
+    computed: frozenset[str] = frozenset()
 
     def __init__(self, site: Site) -> None:
         self.site = site
         self.engine = site.engine
         self.spec: EntitySpec = contract()[self.entity_set]
+        if self.order:
+            self.engine.register_key(self.entity_set, self.order)
 
     # --- reading ---------------------------------------------------------------
 
     def records(self, parent: Record | None = None) -> list[Record]:
         """The rows of the page (under ``parent`` when reached through it)."""
+        return list(self.engine.rows(self.entity_set))
+
+    def all_records(self) -> list[Record]:
+        """Every row of the page, whatever it belongs to."""
         return list(self.engine.rows(self.entity_set))
 
     def scoped(self, parent: Record | None, expr: Expr | None) -> list[Record]:
@@ -106,6 +114,16 @@ class Page:
             if record.get("id") == key:
                 return record
         raise not_found(self.spec.table, key)
+
+    def value(self, record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+        """One property of ``record`` as :meth:`render` shows it (for queries)."""
+        name = path[0]
+        if name in self.computed:
+            row = record if isinstance(record, dict) else dict(record)
+            return self.render(row)[name]
+        spec = self.spec.fields.get(name)
+
+        return record.get(name, spec.blank() if spec else None)
 
     def render(self, record: Record) -> dict[str, Any]:
         """The row as the API shows it: every contract property, in page order."""
@@ -139,8 +157,14 @@ class Page:
             text = f"Deep update of '{name}' is not supported."
             raise BCError(400, "BadRequest_MethodNotImplemented", text)
         self.refuse_read_only(values)
+        before = dict(record)
+        changed = self.modify(record, self.assign_all(values))
+        if _unchanged(before, changed):
+            changed["_rv"] = before["_rv"]
+            if "lastModifiedDateTime" in before:
+                changed["lastModifiedDateTime"] = before["lastModifiedDateTime"]
 
-        return self.modify(record, self.assign_all(values))
+        return changed
 
     def remove(self, record: Record) -> None:
         """DELETE: removes the row, or raises the BC error that refused it."""
@@ -214,17 +238,15 @@ class Page:
         """Refuses a blank or duplicate primary key (``order``) of ``record``."""
         if not self.order:
             return
-        identity = ",".join(
-            f"{self.spec.fields[k].caption}='{record[k]}'" for k in self.order
-        )
         for name in self.order:
             if record[name] == "":
                 raise must_have_value(self.spec, name, self._key_text(record))
-        for other in self.engine.rows(self.entity_set):
-            if other["id"] == record["id"]:
-                continue
-            if all(_same(other[k], record[k]) for k in self.order):
-                raise duplicate(self.spec.table, identity)
+        owner = self.engine.key_owner(self.entity_set, record)
+        if owner is not None and owner != record["id"]:
+            identity = ",".join(
+                f"{self.spec.fields[k].caption}='{record[k]}'" for k in self.order
+            )
+            raise duplicate(self.spec.table, identity)
 
     def _key_text(self, record: Record) -> str:
         return ", ".join(
@@ -255,11 +277,12 @@ class Page:
             raise invalid_relation(caption, self.spec.table, code, "Country/Region")
 
 
-def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, str) and isinstance(right, str):
-        return left.casefold() == right.casefold()
+def _unchanged(before: Record, after: Record) -> bool:
+    """Whether a write left ``after`` as ``before`` (BC then modifies nothing)."""
+    stamps = ("_rv", "lastModifiedDateTime")
+    keys = (set(before) | set(after)) - set(stamps)
 
-    return bool(left == right)
+    return all(before.get(k) == after.get(k) for k in keys)
 
 
 def must_have_value(spec: EntitySpec | FieldSpec, name: str, key: str) -> BCError:

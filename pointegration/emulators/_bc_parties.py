@@ -73,6 +73,7 @@ class Customers(Page):
 
     entity_set = "customers"
     order = ("number",)
+    computed = frozenset({"currencyCode", "balanceDue"})
 
     def render(self, record: Record) -> dict[str, Any]:
         shown = super().render(record)
@@ -183,6 +184,7 @@ class Contacts(Page):
 
     entity_set = "contacts"
     order = ("number",)
+    computed = frozenset({"contactBusinessRelation"})
 
     def render(self, record: Record) -> dict[str, Any]:
         shown = super().render(record)
@@ -343,6 +345,13 @@ class ContactsInformation(Page):
             return []
 
         return self.records(customer)
+
+    def all_records(self) -> list[Record]:
+        rows: list[Record] = []
+        for customer in self.engine.rows("customers"):
+            rows.extend(self.records(customer))
+
+        return rows
 
     def lookup(self, key: str, parent: Record | None = None) -> Record:
         for record in self.records(parent):

@@ -29,7 +29,7 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from pointegration.emulators._bc_contract import EntitySpec
 from pointegration.emulators._bc_errors import BCError
@@ -45,6 +45,7 @@ from pointegration.emulators._odata import (
     ODataSyntaxError,
     Or,
     Property,
+    Resolver,
     evaluate,
     parse_expand,
     parse_filter,
@@ -64,6 +65,7 @@ __all__ = [
     "select_rows",
 ]
 
+RowT = TypeVar("RowT", bound=Mapping[str, Any])
 _OR_ACROSS_FIELDS = (
     "The 'OR' operator is not supported on distinct fields on an OData filter."
 )
@@ -244,17 +246,19 @@ def required_equalities(expr: Expr | None) -> dict[str, Any]:
 
 
 def select_rows(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[RowT],
     query: Query,
     default_order: Sequence[str],
-) -> tuple[list[Mapping[str, Any]], int]:
+    resolve: Resolver,
+) -> tuple[list[RowT], int]:
     """The rows matching ``query``, ordered, after ``$skip``/``$top``; and the count.
 
-    The count is of all matching rows, before ``$skip`` and ``$top``.
+    ``resolve(row, path)`` gives a property's value as the API shows it. The
+    count is of all matching rows, before ``$skip`` and ``$top``.
     """
-    matching = [row for row in rows if _matches(query.filter, row)]
+    matching = [row for row in rows if _matches(query.filter, row, resolve)]
     order = list(query.orderby) or [((name,), False) for name in default_order]
-    ordered = sort_rows(matching, order, case_insensitive=True)
+    ordered = sort_rows(matching, order, resolve, case_insensitive=True)
     chosen = ordered[query.skip :]
     if query.top is not None:
         chosen = chosen[: query.top]
@@ -262,11 +266,11 @@ def select_rows(
     return chosen, len(matching)
 
 
-def _matches(expr: Expr | None, row: Mapping[str, Any]) -> bool:
+def _matches(expr: Expr | None, row: Mapping[str, Any], resolve: Resolver) -> bool:
     if expr is None:
         return True
     try:
-        return evaluate(expr, row, case_insensitive=True)
+        return evaluate(expr, row, resolve, case_insensitive=True)
     except ODataSyntaxError as exc:
         raise BCError(400, "BadRequest", exc.message) from None
 

@@ -281,8 +281,7 @@ class Router:
         query = self._query(target.page, call.params)
         page = target.page
         rows = page.scoped(target.parent, query.filter)
-        shown = [_Row(page.render(row), row) for row in rows]
-        chosen, count = select_rows(shown, query, page.order)
+        chosen, count = select_rows(rows, query, page.order, page.value)
         size = self._page_size(call.headers)
         window = chosen[query.offset : query.offset + size]
         payload: dict[str, Any] = {
@@ -290,7 +289,7 @@ class Router:
         }
         if query.count:
             payload["@odata.count"] = count
-        payload["value"] = [self.shape(page, row.record, query) for row in window]  # type: ignore[attr-defined]
+        payload["value"] = [self.shape(page, row, query) for row in window]
         if query.offset + size < len(chosen):
             payload["@odata.nextLink"] = _next_link(call, query.offset + size)
         headers = dict(_HEADERS)
@@ -344,10 +343,10 @@ class Router:
         if foreign is not None:
             related = target.engine.table(target_set).get(record.get(foreign, ""))
             return None if related is None else self.shape(target, related, query)
-        rows = [_Row(target.render(row), row) for row in target.records(record)]
-        chosen, _ = select_rows(rows, query, target.order)
+        rows = target.records(record)
+        chosen, _ = select_rows(rows, query, target.order, target.value)
 
-        return [self.shape(target, row.record, query) for row in chosen]  # type: ignore[attr-defined]
+        return [self.shape(target, row, query) for row in chosen]
 
     def _service_document(self, call: ApiCall) -> Response:
         served = sorted(CUSTOM_SETS if call.custom else STANDARD_SETS | {"companies"})
@@ -355,14 +354,6 @@ class Router:
         payload = {"@odata.context": f"{call.root_url}/$metadata", "value": value}
 
         return json_response(200, payload, dict(_HEADERS))
-
-
-class _Row(dict[str, Any]):
-    """A rendered row that remembers the record it came from."""
-
-    def __init__(self, shown: Mapping[str, Any], record: Record) -> None:
-        super().__init__(shown)
-        self.record = record
 
 
 def _wire_number(value: Any) -> Any:

@@ -48,6 +48,7 @@ class Snapshot:
     """Everything :meth:`Engine.restore` needs to undo later changes."""
 
     tables: dict[str, dict[str, Record]]
+    keys: dict[str, dict[tuple[Any, ...], str]]
     series: dict[str, tuple[int, int]]
     rowversion: int
     random_state: Any
@@ -68,6 +69,8 @@ class Engine:
     tables: dict[str, dict[str, Record]] = field(default_factory=dict)
     series: dict[str, NumberSeries] = field(default_factory=dict)
     rowversion: int = 0
+    key_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    keys: dict[str, dict[tuple[Any, ...], str]] = field(default_factory=dict)
     pending_ids: list[str] = field(default_factory=list)
     rng: random.Random = field(init=False)
 
@@ -104,8 +107,45 @@ class Engine:
         """The records of ``name`` in insertion order."""
         return iter(list(self.table(name).values()))
 
+    def register_key(self, name: str, fields: tuple[str, ...]) -> None:
+        """Keeps an index of table ``name`` by its primary key ``fields``.
+
+        Keys compare case-insensitively, as BC online's collation does.
+        """
+        self.key_fields[name] = fields
+        self.keys.setdefault(name, {})
+
+    def key_owner(self, name: str, record: Record) -> str | None:
+        """The id of the row of ``name`` holding ``record``'s key, if any."""
+        return self.keys[name].get(self._key_of(name, record))
+
+    def _key_of(self, name: str, record: Record) -> tuple[Any, ...]:
+        return tuple(_fold(record.get(f)) for f in self.key_fields[name])
+
+    def _reindex(self, record: Record) -> None:
+        name = record.get("_table", "")
+        if name not in self.key_fields:
+            return
+        index = self.keys[name]
+        old = record.get("_key")
+        if old is not None and index.get(old) == record["id"]:
+            del index[old]
+        record["_key"] = self._key_of(name, record)
+        index[record["_key"]] = record["id"]
+
     def find(self, name: str, **values: Any) -> Record | None:
         """The first record of ``name`` whose properties equal ``values``."""
+        if tuple(values) == self.key_fields.get(name):
+            owner = self.key_owner(name, values)
+            record = self.table(name).get(owner or "")
+            if record is None:
+                return None
+            same = all(record.get(k) == v for k, v in values.items())
+            return record if same else self._scan(name, values)
+
+        return self._scan(name, values)
+
+    def _scan(self, name: str, values: dict[str, Any]) -> Record | None:
         for record in self.table(name).values():
             if all(record.get(k) == v for k, v in values.items()):
                 return record
@@ -114,8 +154,9 @@ class Engine:
 
     def insert(self, name: str, record: Record) -> Record:
         """Stores ``record`` (which has its ``id``) as new; stamps it."""
-        self.stamp(record)
+        record["_table"] = name
         self.table(name)[record["id"]] = record
+        self.stamp(record)
 
         return record
 
@@ -125,10 +166,15 @@ class Engine:
         record["_rv"] = self.rowversion
         if "lastModifiedDateTime" in record:
             record["lastModifiedDateTime"] = format_datetime(self.now())
+        self._reindex(record)
 
     def delete(self, name: str, record_id: str) -> None:
         """Removes the record ``record_id`` of ``name`` if present."""
-        self.table(name).pop(record_id, None)
+        record = self.table(name).pop(record_id, None)
+        index = self.keys.get(name)
+        key = (record or {}).get("_key", ())
+        if index is not None and index.get(key) == record_id:
+            del index[key]
 
     def number(self, series: str) -> str:
         """The next number of the series ``series``."""
@@ -141,8 +187,9 @@ class Engine:
             for name, table in self.tables.items()
         }
         series = {k: (s.next_value, s.step) for k, s in self.series.items()}
+        keys = {name: dict(index) for name, index in self.keys.items()}
 
-        return Snapshot(tables, series, self.rowversion, self.rng.getstate())
+        return Snapshot(tables, keys, series, self.rowversion, self.rng.getstate())
 
     def restore(self, snapshot: Snapshot) -> None:
         """Puts the state back to ``snapshot`` (which stays usable)."""
@@ -150,11 +197,16 @@ class Engine:
             name: {key: dict(record) for key, record in table.items()}
             for name, table in snapshot.tables.items()
         }
+        self.keys = {name: dict(index) for name, index in snapshot.keys.items()}
         for key, (next_value, step) in snapshot.series.items():
             self.series[key].next_value = next_value
             self.series[key].step = step
         self.rowversion = snapshot.rowversion
         self.rng.setstate(snapshot.random_state)
+
+
+def _fold(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
 
 
 def etag_of(record: Record) -> str:

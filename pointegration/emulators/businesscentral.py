@@ -183,7 +183,7 @@ class BusinessCentralEmulator:
 
         return [
             {"@odata.etag": etag_of(record), **page.render(record)}
-            for record in page.engine.rows(entity_set)
+            for record in page.all_records()
         ]
 
     def _invoices(self) -> SalesInvoices:

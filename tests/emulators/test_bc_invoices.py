@@ -564,3 +564,40 @@ async def test_a_customer_with_a_draft_invoice_cannot_be_deleted(bc: Bc) -> None
     response = await bc.delete(f"customers({customer['id']})")
 
     assert error_of(response)[:2] == (400, "Application_DialogException")
+
+
+async def test_posting_gives_the_lines_new_ids(bc: Bc) -> None:
+    """Posted lines are new Sales Invoice Line rows: same content, new ids."""
+    customer = await bc.customer()
+    invoice = await bc.invoice(customer, CONSULT)
+    draft_line = (await _lines(bc, invoice))[0]
+    bc.emulator.post_invoice(invoice["id"])
+    posted_line = (await _lines(bc, invoice))[0]
+
+    assert posted_line["id"] != draft_line["id"]
+    assert posted_line["documentId"] == invoice["id"]
+    assert posted_line["amountExcludingTax"] == draft_line["amountExcludingTax"]
+
+
+async def test_a_quantity_change_keeps_the_price_and_description_given(bc: Bc) -> None:
+    """PATCHing quantity does not reset a unitPrice or description set by the caller."""
+    customer = await bc.customer()
+    invoice = await bc.invoice(
+        customer, dict(CONSULT, unitPrice=99, description="Own text")
+    )
+    line = (await _lines(bc, invoice))[0]
+    path = f"salesInvoices({invoice['id']})/salesInvoiceLines({line['id']})"
+    changed = (await bc.patch(path, {"quantity": 2})).json()
+
+    assert (changed["unitPrice"], changed["description"]) == (99, "Own text")
+    assert changed["amountExcludingTax"] == 198
+
+
+async def test_a_patch_that_changes_nothing_keeps_the_etag(bc: Bc) -> None:
+    """PATCH with the current values leaves the ETag and lastModifiedDateTime."""
+    customer = await bc.customer(city="Oslo")
+    path = f"customers({customer['id']})"
+    response = await bc.patch(path, {"city": "Oslo"}, customer["@odata.etag"])
+
+    assert response.json()["@odata.etag"] == customer["@odata.etag"]
+    assert response.json()["lastModifiedDateTime"] == customer["lastModifiedDateTime"]
