@@ -1,4 +1,4 @@
-"""PO–BC integration: Project Operations (Dataverse) to Business Central."""
+"""PO-BC integration: Project Operations (Dataverse) to Business Central."""
 
 import logging
 

@@ -100,6 +100,16 @@ class BusinessCentralClient:
         self.company_id = str(UUID(company_id))
         self.postcodes_api = postcodes_api
 
+    async def __aenter__(self) -> BusinessCentralClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool of the underlying ``ServiceClient``."""
+        await self.service.aclose()
+
     # -- reads ---------------------------------------------------------------
 
     async def companies(self) -> builtins.list[dict[str, Any]]:

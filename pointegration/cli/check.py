@@ -24,9 +24,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
+import httpx
+
 from pointegration.auth import build_token_providers
 from pointegration.errors import IntegrationError, SettingsError
+from pointegration.http import RetryPolicy
 from pointegration.settings import Settings
+
+# A readiness check should answer in seconds, not wait out a long outage.
+_QUICK = RetryPolicy(max_attempts=2, max_elapsed=5.0)
 
 __all__ = [
     "CHECKS",
@@ -38,8 +44,6 @@ __all__ = [
     "run",
     "run_checks",
 ]
-
-NOT_WIRED = "not checked (client not available yet)"
 
 
 class _Tokens(Protocol):
@@ -59,6 +63,7 @@ class CheckContext:
     dataverse_tokens: _Tokens
     bc_tokens: _Tokens
     acquired: set[str] = field(default_factory=set)
+    transports: dict[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
 
 
 CheckResult = tuple[bool | None, str]
@@ -101,6 +106,7 @@ async def run_checks(
     *,
     providers: tuple[_Tokens, _Tokens] | None = None,
     check_timeout: float | None = None,
+    transports: dict[str, httpx.AsyncBaseTransport] | None = None,
 ) -> list[CheckRow]:
     """Run ``checks`` (default :data:`CHECKS`) in order after the settings row.
 
@@ -109,7 +115,7 @@ async def run_checks(
     run.
     """
     dataverse, bc = providers or build_token_providers(settings)
-    context = CheckContext(settings, dataverse, bc)
+    context = CheckContext(settings, dataverse, bc, transports=dict(transports or {}))
     limit = (
         settings.http_timeout_seconds * 3 if check_timeout is None else check_timeout
     )
@@ -211,17 +217,76 @@ def _token_detail(settings: Settings, scope: str) -> str:
 
 async def check_dataverse_whoami(context: CheckContext) -> CheckResult:
     """Dataverse answers ``WhoAmI`` for the integration's identity."""
-    return None, NOT_WIRED
+    if "dataverse" not in context.acquired:
+        return None, "not checked: no Dataverse token"
+    from pointegration.connections import dataverse_client
+
+    client = dataverse_client(
+        context.settings,
+        context.dataverse_tokens,
+        transport=context.transports.get("dataverse"),
+        retry=_QUICK,
+    )
+    async with client:
+        me = await client.who_am_i()
+
+    return True, f"user {me.user_id} in organization {me.organization_id}"
 
 
 async def check_bc_companies(context: CheckContext) -> CheckResult:
     """BC lists ``companies`` and the configured company is among them."""
-    return None, NOT_WIRED
+    if "bc" not in context.acquired:
+        return None, "not checked: no BC token"
+    from pointegration.connections import bc_client
+
+    client = bc_client(
+        context.settings,
+        context.bc_tokens,
+        transport=context.transports.get("bc"),
+        retry=_QUICK,
+    )
+    async with client:
+        companies = await client.companies()
+
+    wanted = context.settings.bc_company_id.lower()
+    names = {str(c.get("id", "")).lower(): c.get("name") for c in companies}
+    if wanted not in names:
+        return False, (
+            f"BC_COMPANY_ID {wanted} is not among the {len(companies)} companies "
+            "of the environment"
+        )
+    return True, f"company {names[wanted]!r} found"
 
 
 async def check_queue_storage(context: CheckContext) -> CheckResult:
     """The work queue is reachable in ``AzureWebJobsStorage``."""
-    return None, NOT_WIRED
+    return await asyncio.to_thread(_queue_state, context.settings)
+
+
+def _queue_state(settings: Settings) -> CheckResult:
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+    from azure.storage.queue import QueueClient
+
+    connection = settings.azure_webjobs_storage.get_secret_value()
+    queue = QueueClient.from_connection_string(
+        connection,
+        settings.sync_queue,
+        retry_total=0,
+        connection_timeout=5,
+        read_timeout=5,
+    )
+    try:
+        properties = queue.get_queue_properties()
+    except ResourceNotFoundError:
+        return True, f"queue {settings.sync_queue} not created yet (made on first use)"
+    except (AzureError, ValueError) as exc:
+        # The SDK's message can quote the endpoint but not the account key.
+        return False, f"queue storage unreachable ({type(exc).__name__})"
+    finally:
+        queue.close()
+
+    count = properties.approximate_message_count
+    return True, f"queue {settings.sync_queue}: about {count} messages"
 
 
 CHECKS: list[Check] = [

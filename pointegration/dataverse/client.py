@@ -127,6 +127,16 @@ class DataverseClient:
                 system="dataverse",
             )
 
+    async def __aenter__(self) -> DataverseClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool of the underlying ``ServiceClient``."""
+        await self._service.aclose()
+
     # Reading
 
     async def query(

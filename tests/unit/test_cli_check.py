@@ -166,19 +166,49 @@ def test_secret_never_printed_for_settings_problems(
     assert SECRET not in captured.out + captured.err
 
 
-def test_valid_static_settings_print_the_readiness_table(
-    environ: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """With good settings every row is printed; unwired checks keep it not ready."""
-    set_env(environ, STATIC_ENV)
+async def queue_ready(context: CheckContext) -> CheckResult:
+    return True, "queue stub"
 
-    code = main(["check"])
 
-    lines = capsys.readouterr().out.splitlines()
-    assert code == 1
+async def not_made(context: CheckContext) -> CheckResult:
+    return None, "skipped"
+
+
+def emulated() -> tuple[Settings, dict[str, Any]]:
+    """Settings and in-process transports for both emulators."""
+    import httpx
+
+    from pointegration.emulators.businesscentral import BusinessCentralEmulator
+    from pointegration.emulators.dataverse import DataverseEmulator
+
+    bc = BusinessCentralEmulator(token=STATIC_TOKEN)
+    dataverse = DataverseEmulator(token=STATIC_TOKEN)
+    env = {
+        **STATIC_ENV,
+        "BC_TENANT_ID": bc.tenant_id,
+        "BC_ENVIRONMENT": bc.environment,
+        "BC_COMPANY_ID": bc.company_id,
+    }
+    transports = {
+        "dataverse": httpx.ASGITransport(app=dataverse.asgi),
+        "bc": httpx.ASGITransport(app=bc.asgi),
+    }
+    return Settings.from_env(env), transports
+
+
+async def test_emulated_services_make_every_row_ready() -> None:
+    """Against both emulators WhoAmI and companies pass and the table says ready."""
+    settings, transports = emulated()
+    checks = [*check.CHECKS[:-1], ("queue storage", queue_ready)]
+    rows = await run_checks(settings, checks, transports=transports)
+    out = io.StringIO()
+
+    code = report(rows, as_json=False, out=out)
+
+    lines = out.getvalue().splitlines()
+    assert code == 0
     assert lines[0].split() == ["CHECK", "STATUS", "DETAIL"]
-    assert [line.split("  ")[0].strip() for line in lines[1:-1]] == [
+    assert [row.name for row in rows] == [
         "settings",
         "dataverse token",
         "bc token",
@@ -186,12 +216,27 @@ def test_valid_static_settings_print_the_readiness_table(
         "bc companies",
         "queue storage",
     ]
-    assert lines[2].split(None, 3)[2:] == [
-        "ok",
-        "AUTH_STATIC_TOKEN (static, emulators only)",
-    ]
-    assert lines[-1] == "not ready: 0 failed, 3 not checked"
-    assert STATIC_TOKEN not in "\n".join(lines)
+    assert lines[-1] == "ready"
+    assert "company 'CRONUS USA, Inc.' found" in rows[4].detail
+    assert STATIC_TOKEN not in out.getvalue()
+
+
+async def test_unknown_company_fails_its_row() -> None:
+    """A BC_COMPANY_ID the environment lacks fails the companies row by name."""
+    settings, transports = emulated()
+    env = {
+        **STATIC_ENV,
+        "BC_TENANT_ID": settings.bc_tenant_id,
+        "BC_ENVIRONMENT": settings.bc_environment,
+    }
+    rows = await run_checks(
+        Settings.from_env(env), check.CHECKS[1:4:2], transports=transports
+    )
+
+    companies = rows[-1]
+    assert companies.name == "bc companies"
+    assert companies.ok is False
+    assert companies.detail.startswith("BC_COMPANY_ID 6b1b1c2e")
 
 
 async def test_every_check_passing_means_ready() -> None:
@@ -292,7 +337,7 @@ async def test_a_hanging_check_times_out() -> None:
 async def test_json_report_shape() -> None:
     """--json prints ok and every check with name, ok (null if not made) and detail."""
     settings = Settings.from_env(STATIC_ENV)
-    rows = await run_checks(settings)
+    rows = await run_checks(settings, [("not made", not_made)])
     out = io.StringIO()
 
     code = report(rows, as_json=True, out=out)
@@ -308,8 +353,21 @@ async def test_json_report_shape() -> None:
         "company 6b1b1c2e-0000-4000-8000-000000000001; queue pobc-sync at "
         "http://127.0.0.1:10001/devstoreaccount1",
     }
-    assert result["checks"][3] == {
-        "name": "dataverse WhoAmI",
-        "ok": None,
-        "detail": check.NOT_WIRED,
-    }
+    assert result["checks"][1] == {"name": "not made", "ok": None, "detail": "skipped"}
+
+
+async def test_unreachable_queue_storage_fails_without_the_key() -> None:
+    """Queue storage that does not answer fails its row and never shows the key."""
+    key = "c2VjcmV0LWFjY291bnQta2V5LW5ldmVyLXNob3du"
+    connection = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={key};QueueEndpoint=http://127.0.0.1:9/devstoreaccount1"
+    )
+    settings = Settings.from_env({**STATIC_ENV, "AzureWebJobsStorage": connection})
+
+    rows = await run_checks(settings, [check.CHECKS[-1]])
+
+    queue = rows[-1]
+    assert queue.ok is False
+    assert queue.detail.startswith("queue storage unreachable")
+    assert key not in queue.detail

@@ -1,0 +1,70 @@
+"""Building the two service clients from the settings, in one place.
+
+Triggers, commands and the demo all need "a Dataverse client and a BC client for
+these settings"; this module is that recipe, so each caller wires nothing itself.
+Tests and the emulators pass ``transport`` to send through an in-process app.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+    from pointegration.businesscentral.client import BusinessCentralClient
+    from pointegration.dataverse.client import DataverseClient
+    from pointegration.http import RetryPolicy, TokenProvider
+    from pointegration.settings import Settings
+
+__all__ = ["bc_client", "dataverse_client"]
+
+
+def dataverse_client(
+    settings: Settings,
+    tokens: TokenProvider,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+) -> DataverseClient:
+    """A Dataverse client for ``DATAVERSE_URL``, capped at its concurrency setting."""
+    from pointegration.dataverse.client import DataverseClient
+    from pointegration.http import ServiceClient
+
+    service = ServiceClient(
+        system="dataverse",
+        base_url=settings.dataverse_api_url,
+        tokens=tokens,
+        max_concurrency=settings.dataverse_max_concurrency,
+        timeout=settings.http_timeout_seconds,
+        transport=transport,
+        retry=retry,
+    )
+    return DataverseClient(service)
+
+
+def bc_client(
+    settings: Settings,
+    tokens: TokenProvider,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+) -> BusinessCentralClient:
+    """A BC client for the configured company, capped at its concurrency setting."""
+    from pointegration.businesscentral.client import BusinessCentralClient
+    from pointegration.http import ServiceClient
+
+    service = ServiceClient(
+        system="bc",
+        base_url=f"{settings.bc_environment_url}/api",
+        tokens=tokens,
+        max_concurrency=settings.bc_max_concurrency,
+        timeout=settings.http_timeout_seconds,
+        transport=transport,
+        retry=retry,
+    )
+    return BusinessCentralClient(
+        service,
+        company_id=settings.bc_company_id,
+        postcodes_api=settings.bc_postcodes_api,
+    )
