@@ -14,6 +14,7 @@ columns are enforced (``serviceendpoint.name``, a step's message and handler).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,7 @@ _REQUIRED = {
     "serviceendpoint": ("name",),
     "sdkmessageprocessingstep": ("sdkmessageid", "eventhandler"),
 }
+_KEY_FORBIDDEN = re.compile(r"[/<>*%&:\\?+]")
 _NOT_SETTABLE = frozenset({"createdon", "modifiedon", "createdby", "modifiedby"})
 
 
@@ -117,8 +119,20 @@ class Records:
         primary id, or the alternate key's columns.
         """
         key = parse_key(key_text, aliases)
+        if not isinstance(key, str) and list(key) == [table.primary_id]:
+            key = values.parse_guid(key[table.primary_id]) or ""
+            if not key:
+                raise bad_key(table.type_name)
         if isinstance(key, str):
             return self.store.get(table.name, key), {table.primary_id: key}
+        for literal in key.values():
+            if isinstance(literal, str) and _KEY_FORBIDDEN.search(literal):
+                raise DataverseError(
+                    400,
+                    INVALID_ARGUMENT,
+                    f"The alternate key value '{literal}' holds a character that "
+                    "key values cannot contain: / < > * % & : \\ ? +",
+                )
         alternate, columns = self.key_values(table, key)
         found = self.store.find_by_key(
             table.name, alternate, tuple(columns[name] for name in alternate.attributes)

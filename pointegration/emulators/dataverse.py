@@ -37,6 +37,7 @@ duplicate detection, calculated and rollup columns are not emulated.
 from __future__ import annotations
 
 import hmac
+import logging
 import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +50,7 @@ from pointegration import _json
 from pointegration.emulators._asgi import AsgiApp, Request, Response, json_response
 from pointegration.emulators._dataverse_batch import run_batch
 from pointegration.emulators._dataverse_catalog import build_catalog
+from pointegration.emulators._dataverse_csdl import csdl
 from pointegration.emulators._dataverse_entities import ApiRequest, EntityApi
 from pointegration.emulators._dataverse_errors import QUERY, DataverseError
 from pointegration.emulators._dataverse_events import (
@@ -65,6 +67,8 @@ from pointegration.emulators._dataverse_urls import API_PREFIX, split_path
 from pointegration.emulators._webhooks import WebhookDispatcher
 
 __all__ = ["DataverseEmulator"]
+
+logger = logging.getLogger(__name__)
 
 _ADMIN = "/_admin/dataverse/"
 _METADATA_RESOURCES = frozenset(
@@ -144,7 +148,9 @@ class DataverseEmulator:
         )
         self.metadata = MetadataApi(self.catalog, self.add_message_filters)
         self.dispatcher = WebhookDispatcher(
-            client_factory=self._client_factory, clock=self._clock, ids=self._ids
+            client_factory=self._client_factory,
+            clock=self._clock,
+            ids=_Ids(self._seed + 2_000_003),
         )
         self._seed_org()
 
@@ -282,6 +288,19 @@ class DataverseEmulator:
                 response = await self._api(request)
         except DataverseError as exc:
             response = json_response(exc.status, exc.body())
+        # The emulator's own bug answers as the service's failures do, not as a
+        # dropped connection; the traceback is logged for whoever runs it.
+        except Exception:
+            logger.exception("emulator.dataverse.failed")
+            response = json_response(
+                500,
+                {
+                    "error": {
+                        "code": "0x80040216",
+                        "message": "An unexpected error occurred.",
+                    }
+                },
+            )
         response.headers.setdefault("odata-version", "4.0")
         response.headers["req_id"] = request_id
         response.headers["x-ms-service-request-id"] = request_id
@@ -373,6 +392,10 @@ class DataverseEmulator:
         head = segments[0].name
         if head == "WhoAmI" and segments[0].key_text in (None, ""):
             return self._who_am_i(call)
+        if head == "$metadata" and call.method == "GET":
+            return Response(
+                200, csdl(self.catalog), {"content-type": "application/xml"}
+            )
         if head in _METADATA_RESOURCES:
             return self.metadata.handle(call, segments)
 
