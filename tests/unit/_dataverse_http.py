@@ -1,81 +1,40 @@
-"""Fakes shared by the Dataverse client tests: tokens, a recording transport."""
+"""Dataverse specifics for the client tests; the fakes live in tests.fakes."""
 
 from __future__ import annotations
 
 import itertools
-import random
-from collections.abc import Callable
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
 
-from pointegration import _json
 from pointegration.dataverse.client import DataverseClient
-from pointegration.http import RetryPolicy, ServiceClient
+from pointegration.http import ServiceClient
+from tests import fakes
+from tests.fakes import NOW, FakeTokens, Handler, Recorder
+
+__all__ = ["NOW", "FakeTokens", "Handler", "Recorder"]
 
 ORG = "https://contoso.crm.dynamics.com"
 BASE = f"{ORG}/api/data/v9.2"
 ACCOUNT_ID = "00000000-0000-0000-0000-000000000001"
 OTHER_ID = "d31ba648-c592-ed11-aad1-000d3a993550"
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeTokens:
-    """Always hands out the same token."""
-
-    async def get_token(self) -> str:
-        return "token-1"
-
-    def invalidate(self, token: str) -> None:
-        """Nothing to forget."""
-
-
-class Recorder:
-    """A transport handler that logs each request and answers with ``answer``."""
-
-    def __init__(self, answer: Handler) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-
-def json_response(status: int, body: Any, **headers: str) -> httpx.Response:
-    """A response whose body is written with exact decimals."""
-    return httpx.Response(
-        status,
-        content=_json.dumps(body).encode("utf-8"),
-        headers={"Content-Type": "application/json; odata.metadata=minimal", **headers},
-    )
+json_response = partial(
+    fakes.json_response, content_type="application/json; odata.metadata=minimal"
+)
 
 
 def error_response(status: int, code: str, message: str) -> httpx.Response:
     """A Dataverse error body."""
-    return json_response(status, {"error": {"code": code, "message": message}})
-
-
-async def _no_wait(seconds: float) -> None:
-    """Waits are switched off in tests."""
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    return json_response(status, body)
 
 
 def make_service(handler: Handler, base_url: str = BASE) -> ServiceClient:
     """A Dataverse service client on ``handler`` with waits switched off."""
-    return ServiceClient(
-        system="dataverse",
-        base_url=base_url,
-        tokens=FakeTokens(),
-        max_concurrency=52,
-        retry=RetryPolicy(max_attempts=3, max_elapsed=60, jitter=0.0),
-        transport=httpx.MockTransport(handler),
-        sleep=_no_wait,
-        clock=lambda: 0.0,
-        now=lambda: NOW,
-        rng=random.Random(1),
+    return fakes.make_service(
+        handler, system="dataverse", base_url=base_url, max_concurrency=52
     )
 
 
