@@ -45,7 +45,8 @@ from pointegration._json import loads
 from pointegration.emulators._asgi import AsgiApp, Request, Response, json_response
 from pointegration.emulators._bc_batch import run_batch
 from pointegration.emulators._bc_errors import BCError, error_body
-from pointegration.emulators._bc_invoices import SalesInvoiceLines, SalesInvoices
+from pointegration.emulators._bc_invoices import SalesInvoices
+from pointegration.emulators._bc_lines import SalesInvoiceLines
 from pointegration.emulators._bc_pages import (
     Accounts,
     Companies,
