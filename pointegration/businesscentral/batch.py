@@ -31,12 +31,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote as _percent_encode
 from uuid import UUID
 
 import httpx
 
-from pointegration import _json
+from pointegration import _json, odata
 from pointegration.businesscentral.models import BCPayload, create_body, update_body
 from pointegration.errors import (
     IntegrationError,
@@ -58,9 +57,7 @@ __all__ = [
     "MAX_BATCH_OPERATIONS",
     "BatchOperation",
     "BatchResult",
-    "check_guid",
     "entity_path",
-    "query_string",
     "send_batch",
 ]
 
@@ -73,26 +70,6 @@ _ENTITY_SET = re.compile(r"[a-z][A-Za-z0-9]*")
 _ACTION = re.compile(r"Microsoft\.NAV\.[a-z][A-Za-z0-9]*")
 # Characters left as they are in a query value; everything else is %-encoded
 # (spaces as %20, so "+" in a datetime offset stays a plus).
-_QUERY_SAFE = "(),':@$/"
-
-
-def check_guid(value: str | UUID, what: str) -> str:
-    """``value`` as BC writes a GUID in a URL, or ``PayloadValidationError``."""
-    if isinstance(value, UUID):
-        return str(value)
-    text = str(value)
-    try:
-        guid = UUID(text) if len(text) == 36 else None
-    except ValueError:
-        guid = None
-    if guid is None:
-        raise PayloadValidationError(
-            f"{what} must be a GUID like 00000000-0000-0000-0000-000000000000, "
-            f"got {text[:40]!r}",
-            system="bc",
-        )
-
-    return str(guid)
 
 
 def entity_path(
@@ -109,9 +86,9 @@ def entity_path(
             raise PayloadValidationError(
                 f"{name!r} is not a BC entity set name", system="bc"
             )
-    path = f"companies({check_guid(company_id, 'company id')})/{entity_set}"
+    path = f"companies({odata.guid(company_id, what='company id')})/{entity_set}"
     if record_id is not None:
-        path += f"({check_guid(record_id, f'{entity_set} id')})"
+        path += f"({odata.guid(record_id, what=f'{entity_set} id')})"
     if child is not None:
         path += f"/{child}"
     if action is not None:
@@ -124,17 +101,6 @@ def entity_path(
         path += f"/{action}"
 
     return path
-
-
-def query_string(params: Mapping[str, str | None]) -> str:
-    """``?$filter=...&$top=...`` with values %-encoded, or ``""`` without params."""
-    pairs = [
-        f"{_percent_encode(key, safe='$')}={_percent_encode(value, safe=_QUERY_SAFE)}"
-        for key, value in params.items()
-        if value is not None
-    ]
-
-    return "?" + "&".join(pairs) if pairs else ""
 
 
 @dataclass(frozen=True)
@@ -196,7 +162,7 @@ class BatchOperation:
     ) -> BatchOperation:
         """PATCH one record with ``If-Match: etag``."""
         body = update_body(entity_set, payload)
-        key = check_guid(record_id, f"{entity_set} id")
+        key = odata.guid(record_id, what=f"{entity_set} id")
 
         return cls("PATCH", entity_set, key, body, etag=etag, id=id)
 
@@ -210,7 +176,7 @@ class BatchOperation:
         id: str | None = None,
     ) -> BatchOperation:
         """DELETE one record with ``If-Match: etag``."""
-        key = check_guid(record_id, f"{entity_set} id")
+        key = odata.guid(record_id, what=f"{entity_set} id")
 
         return cls("DELETE", entity_set, key, etag=etag, id=id)
 
@@ -225,7 +191,7 @@ class BatchOperation:
         id: str | None = None,
     ) -> BatchOperation:
         """GET one record."""
-        key = check_guid(record_id, f"{entity_set} id")
+        key = odata.guid(record_id, what=f"{entity_set} id")
         params = {"$select": select, "$expand": expand}
 
         return cls("GET", entity_set, key, params=params, id=id)
@@ -240,7 +206,7 @@ class BatchOperation:
         id: str | None = None,
     ) -> BatchOperation:
         """POST a bound action such as ``Microsoft.NAV.post`` (answers 204)."""
-        key = check_guid(record_id, f"{entity_set} id")
+        key = odata.guid(record_id, what=f"{entity_set} id")
 
         return cls("POST", entity_set, key, action=action, id=id)
 
@@ -250,7 +216,7 @@ class BatchOperation:
             company_id, self.entity_set, self.record_id, action=self.action
         )
 
-        return path + query_string(self.params)
+        return path + odata.query_string(self.params)
 
     def to_request(self, company_id: str, request_id: str) -> dict[str, Any]:
         """This operation as an entry of the batch body's ``requests`` array."""

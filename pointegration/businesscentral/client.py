@@ -37,7 +37,6 @@ from pointegration.businesscentral.batch import (
     BatchOperation,
     BatchResult,
     entity_path,
-    query_string,
     send_batch,
 )
 from pointegration.businesscentral.models import (
@@ -53,7 +52,7 @@ from pointegration.errors import (
     SettingsError,
 )
 from pointegration.http import ServiceClient
-from pointegration.odata import quote
+from pointegration.odata import query_string, quote
 
 __all__ = [
     "DEFAULT_POSTCODES_API",
