@@ -155,7 +155,7 @@ class SalesInvoices(Page):
         record.update(plain)
         for name in ("sellToCountry", "shipToCountry"):
             if name in values:
-                self.check_country(name, values[name])
+                self.check_country(name, values[name], "Sales Header")
         if "currencyId" in values or "currencyCode" in values:
             record["currencyId"], record["currencyCode"] = currency_of(
                 self, values, record["currencyCode"]

@@ -270,11 +270,15 @@ class Page:
 
         return target
 
-    def check_country(self, field: str, code: str) -> None:
-        """``code`` must name a countriesRegions row (or be blank)."""
+    def check_country(self, field: str, code: str, table: str = "") -> None:
+        """``code`` must name a countriesRegions row (or be blank).
+
+        ``table`` is the table BC validates in, when not the page's own.
+        """
         if code and self.engine.find("countriesRegions", code=code) is None:
             caption = self.spec.fields[field].caption
-            raise invalid_relation(caption, self.spec.table, code, "Country/Region")
+            owner = table or self.spec.table
+            raise invalid_relation(caption, owner, code, "Country/Region")
 
 
 def _unchanged(before: Record, after: Record) -> bool:

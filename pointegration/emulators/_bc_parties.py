@@ -109,6 +109,8 @@ class Customers(Page):
         changed = dict(record)
         self._apply(changed, values)
         self.check_key(changed, record)
+        if changed["number"] != record["number"]:
+            self._rename(record["id"], changed["number"])
         record.update(changed)
         self.engine.stamp(record)
         contacts = self.site.page("contacts")
@@ -116,6 +118,14 @@ class Customers(Page):
         contacts.follow_customer(record)
 
         return record
+
+    def _rename(self, customer_id: str, number: str) -> None:
+        """A renamed customer's number follows into its invoices (BC renames)."""
+        for invoice in self.engine.rows("salesInvoices"):
+            if invoice["customerId"] == customer_id:
+                invoice["customerNumber"] = number
+            if invoice["billToCustomerId"] == customer_id:
+                invoice["billToCustomerNumber"] = number
 
     def delete(self, record: Record) -> None:
         for invoice in self.engine.rows("salesInvoices"):
@@ -219,6 +229,7 @@ class Contacts(Page):
         if contact is not None:
             self._copy_from(contact, customer)
             self.engine.stamp(contact)
+            self._follow_company(contact["number"], contact)
 
     def _copy_from(self, contact: Record, customer: Record) -> None:
         contact.update({name: customer[name] for name in _SHARED})
@@ -253,10 +264,21 @@ class Contacts(Page):
         changed.update(values)
         self._validate(changed, values)
         self.check_key(changed, record)
+        old_number = record["number"]
         record.update(changed)
         self.engine.stamp(record)
+        if record["type"] == "Company":
+            self._follow_company(old_number, record)
 
         return record
+
+    def _follow_company(self, old_number: str, company: Record) -> None:
+        """Persons of a renamed company contact keep pointing at it, by name too."""
+        for person in self.engine.rows(self.entity_set):
+            if person["type"] == "Person" and person["companyNumber"] == old_number:
+                person["companyNumber"] = company["number"]
+                person["companyName"] = company["displayName"]
+                self.engine.stamp(person)
 
     def _validate(self, record: Record, values: Values) -> None:
         if "country" in values:

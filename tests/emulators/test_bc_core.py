@@ -624,3 +624,32 @@ async def test_the_admin_reset_route_empties_the_company(bc: Bc) -> None:
 
     assert response.status_code == 204
     assert (await bc.get("customers")).json()["value"] == []
+
+
+async def test_renaming_a_customer_carries_the_number_into_invoices(bc: Bc) -> None:
+    """A changed customer number shows on the customer's invoices (BC renames)."""
+    customer = await bc.customer(number="OLD")
+    invoice = await bc.created("salesInvoices", {"customerNumber": "OLD"})
+    await bc.patch(f"customers({customer['id']})", {"number": "NEW"})
+    read = (await bc.get(f"salesInvoices({invoice['id']})")).json()
+
+    assert (read["customerNumber"], read["billToCustomerNumber"]) == ("NEW", "NEW")
+
+
+async def test_renaming_a_customer_renames_its_people_s_company(bc: Bc) -> None:
+    """A customer's new name reaches its company contact and that company's persons."""
+    customer = await bc.customer()
+    path = f"customers({customer['id']})/contactsInformation"
+    company = (await bc.get(path)).json()["value"][0]
+    person = await bc.created(
+        "contacts",
+        {
+            "type": "Person",
+            "displayName": "Jim",
+            "companyNumber": company["contactNumber"],
+        },
+    )
+    await bc.patch(f"customers({customer['id']})", {"displayName": "Renamed Ltd."})
+    read = (await bc.get(f"contacts({person['id']})")).json()
+
+    assert read["companyName"] == "Renamed Ltd."

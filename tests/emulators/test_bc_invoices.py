@@ -601,3 +601,32 @@ async def test_a_patch_that_changes_nothing_keeps_the_etag(bc: Bc) -> None:
 
     assert response.json()["@odata.etag"] == customer["@odata.etag"]
     assert response.json()["lastModifiedDateTime"] == customer["lastModifiedDateTime"]
+
+
+async def test_promised_pay_date_is_for_posted_invoices_only(bc: Bc) -> None:
+    """promisedPayDate on a draft fails BC's TestField(Posted); posted it is kept."""
+    customer = await bc.customer()
+    invoice = await bc.invoice(customer, CONSULT)
+    path = f"salesInvoices({invoice['id']})"
+    draft = await bc.patch(path, {"promisedPayDate": "2024-06-01"})
+    bc.emulator.post_invoice(invoice["id"])
+    posted = await bc.patch(path, {"promisedPayDate": "2024-06-01"})
+
+    assert error_of(draft)[:2] == (400, "Application_FieldValidationException")
+    assert posted.json()["promisedPayDate"] == "2024-06-01"
+
+
+async def test_a_ship_to_country_must_exist(bc: Bc) -> None:
+    """shipToCountry has a table relation to countriesRegions."""
+    customer = await bc.customer()
+    response = await bc.post(
+        "salesInvoices",
+        {"customerNumber": customer["number"], "shipToCountry": "XX"},
+    )
+
+    assert error_of(response) == (
+        400,
+        "Internal_InvalidTableRelation",
+        "The field Ship-to Country/Region Code of table Sales Header contains a "
+        "value (XX) that cannot be found in the related table (Country/Region).",
+    )
