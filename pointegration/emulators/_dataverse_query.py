@@ -225,11 +225,9 @@ class Reader:
         relationship = navigation.relationship
         reference = Ref(table.name, row[table.primary_id])
 
-        return [
-            child
-            for child in self.store.rows(relationship.referencing).values()
-            if child.get(relationship.attribute) == reference
-        ]
+        return self.store.referencing(
+            relationship.referencing, relationship.attribute, reference
+        )
 
     def matching(self, query: Query, rows: Sequence[Row] | None = None) -> list[Row]:
         """The rows that pass ``$filter``, in ``$orderby`` then primary-id order."""

@@ -252,11 +252,9 @@ class Records:
         for relationship in self.catalog.children(table.name):
             child_table = self.catalog.tables[relationship.referencing]
             reference = Ref(table.name, record_id)
-            children = [
-                child
-                for child in list(self.store.rows(child_table.name).values())
-                if child.get(relationship.attribute) == reference
-            ]
+            children = self.store.referencing(
+                child_table.name, relationship.attribute, reference
+            )
             if not children:
                 continue
             if relationship.cascade_delete == "Restrict":

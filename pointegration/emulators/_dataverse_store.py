@@ -46,6 +46,7 @@ class Store:
         self.catalog = catalog
         self._tables: dict[str, dict[str, Row]] = {}
         self._indexes: dict[tuple[str, str], dict[tuple[Any, ...], str]] = {}
+        self._links: dict[tuple[str, str], dict[Ref, dict[str, None]]] = {}
         self._version = first_version
         self._seq = 0
         self._journal: list[_Change] | None = None
@@ -102,16 +103,38 @@ class Store:
 
         return self._key_index(table, key).get(key_tuple(values))
 
+    def referencing(self, table: str, column: str, reference: Ref) -> list[Row]:
+        """The rows of ``table`` whose lookup ``column`` holds ``reference``."""
+        rows = self.rows(table)
+        ids = self._link_index(table, column).get(reference, {})
+
+        return [rows[record_id] for record_id in ids if record_id in rows]
+
+    def _link_index(self, table: str, column: str) -> dict[Ref, dict[str, None]]:
+        index = self._links.get((table, column))
+        if index is None:
+            index = {}
+            for record_id, row in self.rows(table).items():
+                value = row.get(column)
+                if isinstance(value, Ref):
+                    index.setdefault(value, {})[record_id] = None
+            self._links[(table, column)] = index
+
+        return index
+
     def drop_table(self, table: str) -> None:
         """Forget every row of ``table`` (not journalled; metadata changes only)."""
         self._tables.pop(table, None)
         for index_key in [k for k in self._indexes if k[0] == table]:
             del self._indexes[index_key]
+        for link_key in [k for k in self._links if k[0] == table]:
+            del self._links[link_key]
 
     def clear(self) -> None:
         """Forget every row (the version counter keeps counting up)."""
         self._tables.clear()
         self._indexes.clear()
+        self._links.clear()
 
     def begin(self) -> None:
         """Start recording changes so that :meth:`rollback` can undo them."""
@@ -161,12 +184,20 @@ class Store:
         return [] if entry is None else list(entry.keys.values())
 
     def _index(self, table: str, record_id: str, row: Row) -> None:
+        for (linked, column), links in self._links.items():
+            value = row.get(column)
+            if linked == table and isinstance(value, Ref):
+                links.setdefault(value, {})[record_id] = None
         for key in self._keys(table):
             values = tuple(row.get(name) for name in key.attributes)
             if all(value is not None for value in values):
                 self._key_index(table, key)[key_tuple(values)] = record_id
 
     def _unindex(self, table: str, record_id: str, row: Row) -> None:
+        for (linked, column), links in self._links.items():
+            value = row.get(column)
+            if linked == table and isinstance(value, Ref):
+                links.get(value, {}).pop(record_id, None)
         for key in self._keys(table):
             values = tuple(row.get(name) for name in key.attributes)
             index = self._key_index(table, key)
