@@ -12,8 +12,9 @@ Conventions, as the Web API spells them:
 - money and decimals are ``Decimal`` (parse responses with
   :func:`pointegration._json.loads`, never ``response.json()``);
 - date-times are aware and in UTC; date-only columns are ``date``;
-- choices are the IntEnums of :mod:`pointegration.dataverse.schema` where their
-  value list is complete and ours, ``int`` otherwise.
+- choices are ``int``: an org may add values to any standard choice, and a row
+  must stay readable; compare with the IntEnums of
+  :mod:`~pointegration.dataverse.schema`. Only the choices we own are IntEnums.
 
 The columns the integration owns (``pobc_*``) are defined in
 :mod:`~pointegration.dataverse.schema`. Each model that carries them is checked
@@ -47,12 +48,7 @@ from pydantic import (
 from pointegration import odata
 from pointegration.dataverse import schema
 from pointegration.dataverse.schema import (
-    BillingMethod,
-    BillingType,
-    InvoiceState,
-    ProjectInvoiceStatus,
     SyncStatus,
-    TransactionClassification,
 )
 from pointegration.errors import PayloadValidationError
 
@@ -274,9 +270,9 @@ class Invoice(DataverseRow):
     billto_stateorprovince: str | None = None
     billto_postalcode: str | None = None
     billto_country: str | None = None
-    statecode: InvoiceState | None = None
+    statecode: int | None = None
     statuscode: int | None = None
-    msdyn_projectinvoicestatus: ProjectInvoiceStatus | None = None
+    msdyn_projectinvoicestatus: int | None = None
     msdyn_ordertype: int | None = None
     msdyn_hascorrections: bool | None = None
     modifiedon: UtcDateTime | None = None
@@ -312,7 +308,7 @@ class InvoiceDetail(DataverseRow):
     extendedamount: Decimal | None = None
     transactioncurrencyid: Guid | None = lookup("transactioncurrencyid")
     salesorderdetailid: Guid | None = lookup("salesorderdetailid")
-    msdyn_billingmethod: BillingMethod | None = None
+    msdyn_billingmethod: int | None = None
     msdyn_project: Guid | None = lookup("msdyn_project")
     msdyn_linetype: int | None = None
     msdyn_chargeableamount: Decimal | None = None
@@ -327,8 +323,8 @@ class InvoiceLineTransaction(DataverseRow):
     msdyn_invoicelinetransactionid: Guid
     msdyn_description: str | None = None
     msdyn_externaldescription: str | None = None
-    msdyn_transactionclassification: TransactionClassification | None = None
-    msdyn_billingtype: BillingType | None = None
+    msdyn_transactionclassification: int | None = None
+    msdyn_billingtype: int | None = None
     msdyn_transactiontypecode: int | None = None
     msdyn_amountmethod: int | None = None
     msdyn_quantity: Decimal | None = None
