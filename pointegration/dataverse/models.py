@@ -47,9 +47,7 @@ from pydantic import (
 
 from pointegration import odata
 from pointegration.dataverse import schema
-from pointegration.dataverse.schema import (
-    SyncStatus,
-)
+from pointegration.dataverse.schema import SyncStatus
 from pointegration.errors import PayloadValidationError
 
 __all__ = [
