@@ -6,6 +6,7 @@ ends in a bound action ``.../{entitySet}({id})/Microsoft.NAV.{action}``. The
 company may also come from ``?company=<id or name>``. Responses carry
 ``@odata.context``, every entity its ``@odata.etag``, a single entity also an
 ``ETag`` header; PATCH and DELETE need ``If-Match`` (a current ETag or ``*``).
+A collection path may end in ``/$count`` for the number of matching rows.
 
 Navigations served: ``customers/contactsInformation``, ``customers/currency``,
 ``customers/paymentTerm``, ``salesInvoices/salesInvoiceLines``,
@@ -173,11 +174,25 @@ class Router:
         segments: list[tuple[str, str | None]],
         prefix: str,
     ) -> Response:
-        target = self._resolve(call, segments, prefix)
+        counting = len(segments) > 1 and segments[-1] == ("$count", None)
+        target = self._resolve(call, segments[:-1] if counting else segments, prefix)
+        if counting:
+            return self._count(call, target)
         if target.action is not None:
             return self._action(call, target)
 
         return self._answer(call, target)
+
+    def _count(self, call: ApiCall, target: _Target) -> Response:
+        """``.../{collection}/$count``: the number of matching rows, as text."""
+        if target.record is not None or call.method != "GET":
+            raise segment_not_found("$count")
+        query = self._query(target.page, call.params)
+        rows = target.page.scoped(target.parent, query.filter)
+        _, count = select_rows(rows, query, (), target.page.value)
+        headers = {**_HEADERS, "content-type": "text/plain"}
+
+        return Response(200, str(count).encode("ascii"), headers)
 
     def _resolve(
         self,

@@ -278,3 +278,13 @@ async def test_the_company_can_come_from_the_query_string(bc: Bc) -> None:
 
     assert len(response.json()["value"]) == 1
     assert error_of(missing)[:2] == (404, "Internal_CompanyNotFound")
+
+
+async def test_count_segment_counts_the_filtered_rows(bc: Bc) -> None:
+    """GET customers/$count?$filter=... answers the count as plain text."""
+    await _three(bc)
+    response = await bc.get("customers/$count", params={"$filter": "city eq 'Oslo'"})
+
+    assert response.status_code == 200
+    assert response.text == "2"
+    assert response.headers["content-type"].startswith("text/plain")
