@@ -8,7 +8,11 @@ out as three requests. Inner URLs are relative to the API root
 (``companies({id})/customers``).
 
 Every operation gets a :class:`BatchResult`, in input order, whatever order BC
-answered in. A failed operation carries the exception a single request with the
+answered in. A non-atomic batch asks ``Prefer: odata.continue-on-error`` so BC
+runs every operation; should BC still stop at a failure, the operations it did
+not answer after that failure are marked ``batch_not_run`` (retryable: they never
+ran), while one missing without an earlier failure may or may not have run.
+A failed operation carries the exception a single request with the
 same answer would have raised (:func:`pointegration.http.classify`), so callers
 decide from its class.
 
@@ -333,6 +337,9 @@ async def _post_chunk(
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if atomic:
         headers["Isolation"] = "snapshot"
+    else:
+        # Without it BC stops at the first failure and answers nothing for the rest.
+        headers["Prefer"] = "odata.continue-on-error"
     response = await service.request(
         "POST",
         f"{service.base_url}/{api_root}/$batch",
@@ -364,10 +371,13 @@ def _read_answer(
     by_id = {
         str(part.get("id")): part for part in parts or () if isinstance(part, dict)
     }
-    results = [
-        _result(by_id.get(request_id), op, request_id, api_root, now)
-        for op, request_id in zip(chunk, ids, strict=True)
-    ]
+    results: list[BatchResult] = []
+    for op, request_id in zip(chunk, ids, strict=True):
+        part = by_id.get(request_id)
+        if part is None and any(r.error is not None for r in results):
+            results.append(_not_run(op, request_id, api_root))
+        else:
+            results.append(_result(part, op, request_id, api_root, now))
     failed = [r.id for r in results if r.error is not None]
     if not atomic or not failed:
         return results
@@ -378,6 +388,19 @@ def _read_answer(
         system="bc",
     )
     return [r if r.error is not None else _with_error(r, rolled_back) for r in results]
+
+
+def _not_run(op: BatchOperation, request_id: str, api_root: str) -> BatchResult:
+    """BC stopped the batch at an earlier failure: this operation never ran."""
+    error = RetryableError(
+        f"not run: BC stopped the $batch before operation {request_id}",
+        code="batch_not_run",
+        system="bc",
+        method=op.method,
+        path=_inner_path(op, api_root),
+        record_id=op.record_id,
+    )
+    return BatchResult(request_id, 0, {}, None, error)
 
 
 def _result(

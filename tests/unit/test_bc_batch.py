@@ -349,3 +349,36 @@ async def test_part_bodies_keep_exact_decimals() -> None:
     )
     assert result.body == {"amount": Decimal("0.1")}
     assert result.headers == {}
+
+
+async def test_non_atomic_batch_asks_bc_to_continue_on_error() -> None:
+    """A non-atomic batch sends Prefer: odata.continue-on-error, an atomic one not."""
+    recorder = Recorder(_echo())
+    client = make_client(recorder)
+    await client.batch(_countries(2))
+    await client.batch(_countries(2), atomic=True)
+
+    first, second = recorder.requests
+    assert first.headers["Prefer"] == "odata.continue-on-error"
+    assert "Prefer" not in second.headers
+    assert second.headers["Isolation"] == "snapshot"
+
+
+async def test_operations_after_a_stopping_failure_are_marked_not_run() -> None:
+    """When BC stops at a failure, the unanswered later operations never ran."""
+
+    def stops_at_second(request: httpx.Request) -> httpx.Response:
+        failure = {"error": {"code": "BadRequest", "message": "bad code"}}
+        responses = [
+            {"id": "1", "status": 201, "headers": {}, "body": {}},
+            {"id": "2", "status": 400, "headers": {}, "body": failure},
+        ]
+        return json_response(200, {"responses": responses})
+
+    results = await make_client(Recorder(stops_at_second)).batch(_countries(4))
+
+    assert [r.status for r in results] == [201, 400, 0, 0]
+    assert isinstance(results[1].error, RejectedError)
+    for result in results[2:]:
+        assert isinstance(result.error, RetryableError)
+        assert result.error.code == "batch_not_run"
