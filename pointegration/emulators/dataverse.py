@@ -25,6 +25,12 @@ Admin API (no authentication), under ``/_admin/dataverse/``:
     Back to the freshly seeded org (rows, schema, webhook history); 204.
 ``GET /_admin/dataverse/rows/<table or entity set>``
     200 ``{"value": [...]}``: every row with every column, as a GET renders it.
+``PATCH /_admin/dataverse/rows/<table or entity set>/<id>``
+    Body: a PATCH body. Updates the row as the human user (webhooks fire) and
+    answers 200 with the row; 404 when it does not exist.
+``DELETE /_admin/dataverse/rows/<table or entity set>/<id>``
+    Deletes the row as the human user (cascades and webhooks as the API's
+    DELETE); 204, or 404 when it does not exist.
 ``GET /_admin/dataverse/deliveries``
     200 ``{"value": [...]}``: the webhook deliveries so far (step id, URL
     without query, status, attempts, error, message, record id, time).
@@ -38,7 +44,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -46,13 +51,13 @@ from typing import Any
 
 import httpx
 
-from pointegration import _json
 from pointegration.emulators._asgi import AsgiApp, Request, Response, json_response
+from pointegration.emulators._dataverse_admin import ADMIN_PREFIX, admin
 from pointegration.emulators._dataverse_batch import run_batch
 from pointegration.emulators._dataverse_catalog import build_catalog
 from pointegration.emulators._dataverse_csdl import csdl
 from pointegration.emulators._dataverse_entities import ApiRequest, EntityApi
-from pointegration.emulators._dataverse_errors import QUERY, DataverseError
+from pointegration.emulators._dataverse_errors import QUERY, DataverseError, not_found
 from pointegration.emulators._dataverse_events import (
     Organization,
     change_event,
@@ -60,6 +65,11 @@ from pointegration.emulators._dataverse_events import (
 )
 from pointegration.emulators._dataverse_metadata import MetadataApi
 from pointegration.emulators._dataverse_model import Catalog, Table
+from pointegration.emulators._dataverse_org import (
+    SequentialIds,
+    add_message_filters,
+    seed_org,
+)
 from pointegration.emulators._dataverse_query import Query, Reader, annotation_filter
 from pointegration.emulators._dataverse_records import Change, Records
 from pointegration.emulators._dataverse_store import Store
@@ -70,34 +80,9 @@ __all__ = ["DataverseEmulator"]
 
 logger = logging.getLogger(__name__)
 
-_ADMIN = "/_admin/dataverse/"
 _METADATA_RESOURCES = frozenset(
     {"EntityDefinitions", "RelationshipDefinitions", "PublishXml", "PublishAllXml"}
 )
-_MESSAGES = ("Create", "Update", "Delete")
-_CURRENCIES = (
-    ("USD", "US Dollar", "$", "1.0"),
-    ("EUR", "Euro", "€", "0.92"),
-    ("GBP", "Pound Sterling", "£", "0.79"),
-)
-
-
-class _Ids:
-    """Deterministic GUIDs that sort in the order they were handed out.
-
-    The service's sequential GUIDs make new rows sort after old ones; so do
-    these: the first group counts up from a seeded start, the rest is random.
-    """
-
-    def __init__(self, seed: int) -> None:
-        self._random = random.Random(seed)
-        self._next = self._random.randrange(0x1000_0000, 0x7000_0000)
-
-    def __call__(self) -> str:
-        self._next += 1
-        tail = uuid.UUID(int=self._random.getrandbits(128), version=4)
-
-        return f"{self._next:08x}{str(tail)[8:]}"
 
 
 class DataverseEmulator:
@@ -128,8 +113,8 @@ class DataverseEmulator:
 
     def reset(self) -> None:
         """Back to the freshly seeded org: schema, rows and webhook history."""
-        self._ids = _Ids(self._seed)
-        org_ids = _Ids(self._seed + 1_000_003)
+        self._ids = SequentialIds(self._seed)
+        org_ids = SequentialIds(self._seed + 1_000_003)
         self.organization = Organization(
             organization_id=org_ids(),
             name=self.organization_name,
@@ -150,79 +135,17 @@ class DataverseEmulator:
         self.dispatcher = WebhookDispatcher(
             client_factory=self._client_factory,
             clock=self._clock,
-            ids=_Ids(self._seed + 2_000_003),
+            ids=SequentialIds(self._seed + 2_000_003),
         )
-        self._seed_org()
-
-    def _seed_org(self) -> None:
-        users = self.catalog.tables["systemuser"]
-        self.user_id = self._ids()
-        self.human_user_id = self._ids()
-        self.application_id = self._ids()
-        for user_id, body in (
-            (
-                self.user_id,
-                {
-                    "firstname": "#",
-                    "lastname": "PO-BC Integration",
-                    "applicationid": self.application_id,
-                    "azureactivedirectoryobjectid": self._ids(),
-                    "domainname": f"{self.application_id}@pobc.onmicrosoft.com",
-                },
-            ),
-            (
-                self.human_user_id,
-                {
-                    "firstname": "Dana",
-                    "lastname": "Reyes",
-                    "azureactivedirectoryobjectid": self._ids(),
-                    "domainname": "dana.reyes@pobc.onmicrosoft.com",
-                    "internalemailaddress": "dana.reyes@pobc.onmicrosoft.com",
-                },
-            ),
-        ):
-            self.records.create(users, {"systemuserid": user_id, **body}, self.user_id)
-        currencies = self.catalog.tables["transactioncurrency"]
-        for code, name, symbol, rate in _CURRENCIES:
-            row = self.records.create(
-                currencies,
-                {
-                    "isocurrencycode": code,
-                    "currencyname": name,
-                    "currencysymbol": symbol,
-                    "currencyprecision": 2,
-                    "exchangerate": _json.loads(rate),
-                },
-                self.user_id,
-            )
-            if code == "USD":
-                self.base_currency_id = row["transactioncurrencyid"]
-        messages = self.catalog.tables["sdkmessage"]
-        for name in _MESSAGES:
-            self.records.create(
-                messages, {"name": name, "categoryname": name}, self.user_id
-            )
-        for table in list(self.catalog.tables.values()):
-            self.add_message_filters(table)
-        self.records.changes.clear()
+        seeded = seed_org(self.records, self._ids)
+        self.user_id = seeded.user_id
+        self.human_user_id = seeded.human_user_id
+        self.application_id = seeded.application_id
+        self.base_currency_id = seeded.base_currency_id
 
     def add_message_filters(self, table: Table) -> None:
         """Register the Create/Update/Delete message filters of ``table``."""
-        filters = self.catalog.tables["sdkmessagefilter"]
-        for message in self.store.rows("sdkmessage").values():
-            self.records.create(
-                filters,
-                {
-                    "primaryobjecttypecode": table.name,
-                    "secondaryobjecttypecode": "none",
-                    "iscustomprocessingstepallowed": True,
-                    "isvisible": True,
-                    "sdkmessageid@odata.bind": (
-                        f"/sdkmessages({message['sdkmessageid']})"
-                    ),
-                },
-                self.user_id,
-            )
+        add_message_filters(self.records, table, self.user_id)
 
     def table(self, name: str) -> Table:
         """The table with logical name or entity set ``name``; ``KeyError`` if none."""
@@ -249,16 +172,16 @@ class DataverseEmulator:
         *,
         user_id: str | None = None,
     ) -> dict[str, list[str]]:
-        """Insert rows as a human user (or ``user_id``) and fire the webhooks.
+        """Insert rows as the human user (or ``user_id``) and fire the webhooks.
 
         ``data`` maps a table (logical name or entity set) to POST bodies; the
         answer maps each table's logical name to the new ids, in order. A row
-        that is refused raises :class:`DataverseError` and nothing is kept.
+        that is refused raises :class:`DataverseError` (``KeyError`` for an
+        unknown table) and nothing is kept.
         """
         ids: dict[str, list[str]] = {}
-        self.store.begin()
-        mark = len(self.records.changes)
-        try:
+
+        def write() -> None:
             for name, bodies in data.items():
                 entry = self.table(name)
                 created = ids.setdefault(entry.name, [])
@@ -267,6 +190,56 @@ class DataverseEmulator:
                         entry, dict(body), user_id or self.human_user_id
                     )
                     created.append(row[entry.primary_id])
+
+        await self._write_as_user(write)
+
+        return ids
+
+    async def update(
+        self,
+        table: str,
+        record_id: str,
+        body: Mapping[str, Any],
+        *,
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """PATCH a row as the human user (or ``user_id``); the row as GET shows it.
+
+        Raises :class:`DataverseError` (404 for a missing row) or ``KeyError``.
+        """
+        entry = self.table(table)
+
+        def write() -> None:
+            row = self.store.get(entry.name, record_id)
+            if row is None:
+                raise not_found(entry.name, record_id)
+            self.records.update(entry, row, dict(body), user_id or self.human_user_id)
+
+        await self._write_as_user(write)
+        row = self.store.get(entry.name, record_id) or {}
+
+        return self.reader.render(Query(entry), row, annotation_filter(None))
+
+    async def delete(
+        self, table: str, record_id: str, *, user_id: str | None = None
+    ) -> None:
+        """Delete a row as the human user (or ``user_id``), cascading like DELETE."""
+        entry = self.table(table)
+
+        def write() -> None:
+            row = self.store.get(entry.name, record_id)
+            if row is None:
+                raise not_found(entry.name, record_id)
+            self.records.delete(entry, row, user_id or self.human_user_id)
+
+        await self._write_as_user(write)
+
+    async def _write_as_user(self, write: Callable[[], None]) -> None:
+        """Run ``write`` as one transaction, then deliver every webhook it fires."""
+        self.store.begin()
+        mark = len(self.records.changes)
+        try:
+            write()
         except (DataverseError, KeyError):
             self.store.rollback()
             del self.records.changes[mark:]
@@ -274,16 +247,14 @@ class DataverseEmulator:
         self.store.commit()
         await self._fire(self._drain(), synchronous_only=False)
 
-        return ids
-
     # --- HTTP ------------------------------------------------------------------
 
     async def handle(self, request: Request) -> Response:
         """Answer one HTTP request."""
         request_id = str(uuid.uuid4())
         try:
-            if request.path.startswith(_ADMIN):
-                response = await self._admin(request)
+            if request.path.startswith(ADMIN_PREFIX):
+                response = await admin(self, request)
             else:
                 response = await self._api(request)
         except DataverseError as exc:
@@ -489,47 +460,3 @@ class DataverseEmulator:
                 clock=self._clock,
             )
             await self.dispatcher.dispatch(steps, event)
-
-    # --- Admin -----------------------------------------------------------------
-
-    async def _admin(self, request: Request) -> Response:
-        route = request.path[len(_ADMIN) :].strip("/")
-        if request.method == "POST" and route == "seed":
-            try:
-                data = request.json()
-            except ValueError:
-                raise DataverseError(400, "", "The seed body is not JSON.") from None
-            if not isinstance(data, dict):
-                raise DataverseError(400, "", "The seed body must be an object.")
-            try:
-                ids = await self.seed(data)
-            except KeyError as exc:
-                raise DataverseError(404, "", str(exc)) from None
-            return json_response(200, ids, content_type="application/json")
-        if request.method == "POST" and route == "reset":
-            self.reset()
-            return Response(204, b"", {})
-        if request.method == "GET" and route.startswith("rows/"):
-            try:
-                rows = self.rows(route.removeprefix("rows/"))
-            except KeyError as exc:
-                raise DataverseError(404, "", str(exc)) from None
-            return json_response(200, {"value": rows}, content_type="application/json")
-        if request.method == "GET" and route == "deliveries":
-            value = [
-                {
-                    "stepId": d.step_id,
-                    "url": d.url,
-                    "status": d.status,
-                    "attempts": d.attempts,
-                    "error": d.error,
-                    "message": d.event,
-                    "recordId": d.record_id,
-                    "at": d.at.isoformat(),
-                }
-                for d in self.dispatcher.deliveries
-            ]
-            return json_response(200, {"value": value}, content_type="application/json")
-        raise DataverseError(
-            404, "", f"No admin route {request.method} {request.path}."
-        )

@@ -307,3 +307,24 @@ async def test_steps_of_an_endpoint_are_listed_through_its_relationship(
     rows = response.json()["value"]
     assert [row["sdkmessageprocessingstepid"] for row in rows] == [step]
     assert rows[0]["filteringattributes"] == "msdyn_projectinvoicestatus"
+
+
+async def test_admin_update_and_delete_act_as_the_human_user(
+    client: httpx.AsyncClient, emulator: DataverseEmulator, receiver: Receiver
+) -> None:
+    """Admin PATCH and DELETE of a row fire Update and Delete as the human user."""
+    await register(client, "account", "Update")
+    await register(client, "account", "Delete")
+    account = await create(client, "accounts", {"name": "A"})
+
+    patched = await client.patch(
+        f"/_admin/dataverse/rows/accounts/{account}", json={"name": "B"}
+    )
+    deleted = await client.delete(f"/_admin/dataverse/rows/account/{account}")
+    missing = await client.delete(f"/_admin/dataverse/rows/account/{account}")
+
+    assert patched.json()["name"] == "B"
+    assert (deleted.status_code, missing.status_code) == (204, 404)
+    contexts = receiver.contexts()
+    assert [c["MessageName"] for c in contexts] == ["Update", "Delete"]
+    assert {c["UserId"] for c in contexts} == {emulator.human_user_id}
