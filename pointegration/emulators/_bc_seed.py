@@ -49,11 +49,13 @@ PAYMENT_TERMS = (
     ("1M(8D)", "1 Month/2% 8 days", "1M"),
     ("CM", "Current month", "CM"),
 )
+# The income accounts of the integration's default BC_LINE_MAPPING.
 ACCOUNTS = (
-    ("6110", "Sales, Services"),
-    ("6120", "Sales, Materials"),
-    ("6130", "Sales, Expenses"),
-    ("6410", "Fees"),
+    ("40100", "Sales, Services"),
+    ("40200", "Sales, Materials"),
+    ("40300", "Fees"),
+    ("40400", "Sales, Expenses"),
+    ("40500", "Sales, Fixed Price"),
 )
 ITEMS = (
     ("CONSULT", "Consulting services", Decimal("150"), "HOUR"),

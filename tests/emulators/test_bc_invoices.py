@@ -78,7 +78,7 @@ async def test_amounts_follow_bc_line_arithmetic(bc: Bc) -> None:
         customer,
         {
             "lineType": "Account",
-            "lineObjectNumber": "6110",
+            "lineObjectNumber": "40100",
             "quantity": 1.5,
             "unitPrice": 99.99,
             "discountPercent": 10,
@@ -99,7 +99,7 @@ async def test_amounts_follow_bc_line_arithmetic(bc: Bc) -> None:
 async def test_line_tax_is_handed_out_so_the_total_is_the_rounded_sum(bc: Bc) -> None:
     """Three lines of 0.10 at 25%: line taxes 0.03, 0.02, 0.03 sum to 0.08 (of 0.30)."""
     customer = await bc.customer()
-    cheap = {"lineType": "Account", "lineObjectNumber": "6130", "quantity": 1}
+    cheap = {"lineType": "Account", "lineObjectNumber": "40400", "quantity": 1}
     invoice = await bc.invoice(
         customer, *[dict(cheap, unitPrice=0.1) for _ in range(3)]
     )
@@ -303,13 +303,13 @@ async def test_a_comment_line_with_a_number_looks_for_standard_text(bc: Bc) -> N
     invoice = await bc.invoice(customer)
     response = await bc.post(
         f"salesInvoices({invoice['id']})/salesInvoiceLines",
-        {"lineObjectNumber": "6110", "quantity": 1},
+        {"lineObjectNumber": "40100", "quantity": 1},
     )
 
     assert error_of(response) == (
         400,
         "Internal_InvalidTableRelation",
-        "The field No. of table Sales Line contains a value (6110) that cannot be "
+        "The field No. of table Sales Line contains a value (40100) that cannot be "
         "found in the related table (Standard Text).",
     )
 

@@ -225,7 +225,7 @@ async def test_top_within_a_page_has_no_next_link(small_pages: Bc) -> None:
 async def test_expand_with_nested_options(bc: Bc) -> None:
     """$expand=salesInvoiceLines($filter;$orderby;$select),customer($select)."""
     customer = await bc.customer()
-    line = {"lineType": "Account", "lineObjectNumber": "6110", "unitPrice": 10}
+    line = {"lineType": "Account", "lineObjectNumber": "40100", "unitPrice": 10}
     invoice = await bc.invoice(customer, dict(line, quantity=1), dict(line, quantity=2))
     response = await bc.get(
         f"salesInvoices({invoice['id']})",
