@@ -9,7 +9,9 @@ and, when asked with ``Prefer: odata.include-annotations``, the
 annotations.
 
 String comparisons in ``$filter`` and ``$orderby`` ignore case, as SQL
-Server's default collation behind Dataverse does. Without ``$orderby`` rows come
+Server's default collation behind Dataverse does, and comparisons follow SQL's
+null logic: ``x ne 5`` and ``not (x eq 5)`` leave out rows where ``x`` is null
+(see :func:`sql_nulls`). Without ``$orderby`` rows come
 in primary-id order, which is the order they were created in (the emulator hands
 out ascending ids, as the service's sequential GUIDs are).
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pointegration.emulators import _dataverse_values as values
@@ -118,8 +120,9 @@ class Reader:
             if "$select" in options:
                 query.select = self._select(table, options["$select"])
             if options.get("$filter"):
-                query.filter = _odata.parse_filter(options["$filter"], aliases=aliases)
-                self._check_filter(table, query.filter)
+                parsed = _odata.parse_filter(options["$filter"], aliases=aliases)
+                self._check_filter(table, parsed)
+                query.filter = sql_nulls(parsed)
             if options.get("$orderby"):
                 query.orderby = _odata.parse_orderby(options["$orderby"])
                 for path, _ in query.orderby:
@@ -324,6 +327,54 @@ class Reader:
                 return str(found["currencysymbol"])
 
         return "$"
+
+
+_NOT_NULL = _odata.Literal(None, "null")
+_NEGATED = {"eq": "ne", "ne": "eq", "gt": "le", "ge": "lt", "lt": "ge", "le": "gt"}
+
+
+def sql_nulls(expr: _odata.Expr, negate: bool = False) -> _odata.Expr:
+    """``expr`` rewritten so that a comparison with a null column is never true.
+
+    SQL Server, behind Dataverse, compares with three-valued logic: ``x ne 5``
+    and ``not (x eq 5)`` leave out rows where ``x`` is null, unlike OData's
+    rules. Negations are pushed down to the comparisons, and each ``ne`` (and
+    each negated ``in``) of a column against a value also requires the column
+    to be set.
+    """
+    match expr:
+        case _odata.Not(operand=operand):
+            return sql_nulls(operand, not negate)
+        case _odata.And(left=left, right=right) if negate:
+            return _odata.Or(sql_nulls(left, True), sql_nulls(right, True))
+        case _odata.Or(left=left, right=right) if negate:
+            return _odata.And(sql_nulls(left, True), sql_nulls(right, True))
+        case _odata.And(left=left, right=right):
+            return _odata.And(sql_nulls(left), sql_nulls(right))
+        case _odata.Or(left=left, right=right):
+            return _odata.Or(sql_nulls(left), sql_nulls(right))
+        case _odata.Compare(op=op, left=left, right=right):
+            op = _NEGATED[op] if negate else op
+            compared = _odata.Compare(op, left, right)
+            return _guarded(compared) if op == "ne" else compared
+        case _odata.In(left=left) if negate:
+            return _odata.And(_odata.Not(expr), _odata.Compare("ne", left, _NOT_NULL))
+        case _odata.Lambda(body=body) if body is not None:
+            rewritten = replace(expr, body=sql_nulls(body))
+            return _odata.Not(rewritten) if negate else rewritten
+        case _:
+            return _odata.Not(expr) if negate else expr
+
+
+def _guarded(compare: _odata.Compare) -> _odata.Expr:
+    """``x ne v`` as SQL reads it: also false when ``x`` is null."""
+    sides = (compare.left, compare.right)
+    column = next((s for s in sides if isinstance(s, _odata.Property)), None)
+    value = next((s for s in sides if isinstance(s, _odata.Literal)), None)
+    if column is None or value is None or value.kind == "null":
+        return compare
+
+    return _odata.And(compare, _odata.Compare("ne", column, _NOT_NULL))
 
 
 def _whole(text: str, option: str) -> int:

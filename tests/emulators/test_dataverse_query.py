@@ -124,6 +124,22 @@ async def test_bad_query_options_are_400(
         pytest.param("$filter=startswith(name,'a')", ["Adatum"], id="startswith"),
         pytest.param("$filter=accountnumber eq null", ["fabrikam"], id="eq-null"),
         pytest.param(
+            "$filter=accountnumber ne 'C1'", ["Adatum"], id="ne-leaves-out-nulls"
+        ),
+        pytest.param(
+            "$filter=not (accountnumber eq 'C1')",
+            ["Adatum"],
+            id="not-eq-leaves-out-nulls",
+        ),
+        pytest.param(
+            "$filter=not (accountnumber ne 'C1' or name eq 'Adatum')",
+            ["Contoso"],
+            id="not-or",
+        ),
+        pytest.param(
+            "$filter=accountnumber ne null", ["Contoso", "Adatum"], id="ne-null"
+        ),
+        pytest.param(
             "$filter=accountnumber ne null and name gt 'b'", ["Contoso"], id="and-gt"
         ),
         pytest.param(
@@ -145,7 +161,7 @@ async def test_bad_query_options_are_400(
 async def test_filter_and_orderby_behave_like_sql_server(
     client: httpx.AsyncClient, accounts: list[str], query: str, expected: list[str]
 ) -> None:
-    """Filters and sorting compare strings case-insensitively, nulls sort first."""
+    """Filters compare as SQL Server does: case-insensitive, null never unequal."""
     assert await names(client, query) == expected
 
 
