@@ -11,6 +11,7 @@ import pytest
 from pointegration.emulators._asgi import Request, Response, json_response
 from pointegration.emulators.faults import (
     FaultPlan,
+    Limits,
     ServiceApp,
     ServiceMiddleware,
 )
@@ -248,3 +249,21 @@ async def test_a_lost_create_is_committed_in_both_real_emulators() -> None:
 
     assert [c["displayName"] for c in customers.json()["value"]] == ["Lost"]
     assert [a["name"] for a in accounts.json()["value"]] == ["Lost account"]
+
+
+async def test_the_real_bc_emulator_answers_429_past_a_scaled_rate() -> None:
+    """With a small rate limit, the fourth BC request in the window gets 429."""
+    now = [0.0]
+    limits = Limits(concurrency=5, queue_size=95, queue_timeout_s=1, rate=3, window_s=6)
+    emulators = build_emulators(seed=5, bc_limits=limits, clock=lambda: now[0])
+    company = f"{_bc_companies(emulators)}({emulators.company_id})"
+
+    async with client_for(emulators, "bc") as bc:
+        statuses = []
+        for _ in range(4):
+            statuses.append((await bc.get(f"{company}/customers")).status_code)
+            now[0] += 1
+        throttled = await bc.get(f"{company}/customers")
+
+    assert statuses == [200, 200, 200, 429]
+    assert (throttled.status_code, throttled.headers["retry-after"]) == (429, "2")
