@@ -35,9 +35,16 @@ Admin API (no authentication), under ``/_admin/dataverse/``:
     200 ``{"value": [...]}``: the webhook deliveries so far (step id, URL
     without query, status, attempts, error, message, record id, time).
 
+Webhooks: synchronous steps are delivered before the response goes out,
+asynchronous ones right after it is sent (through ``httpx.ASGITransport`` that
+is still before the client sees the response, which keeps tests deterministic);
+writes inside a ``$batch`` fire once the batch has run, and only for change sets
+that committed.
+
 Limitation: a failed synchronous webhook step does not roll the write back.
 Limitation: security roles, business units beyond the root one, teams, audit,
-duplicate detection, calculated and rollup columns are not emulated.
+duplicate detection, plug-ins, calculated and rollup columns are not emulated;
+nor are Project Operations' own rules (a confirmed invoice stays editable).
 """
 
 from __future__ import annotations
