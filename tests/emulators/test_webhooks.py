@@ -804,8 +804,7 @@ async def test_delivery_reaches_an_asgi_function_that_checks_the_key() -> None:
 
         return Response(status)
 
-    # AsgiApp types its scope as dict where httpx expects MutableMapping.
-    transport = httpx.ASGITransport(app=AsgiApp(receive))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=AsgiApp(receive))
     dispatcher = _dispatcher(lambda: httpx.AsyncClient(transport=transport))
 
     [delivery] = await dispatcher.dispatch([_step()], _update_event())
