@@ -2,11 +2,14 @@
 
 Triggers, commands and the demo all need "a Dataverse client and a BC client for
 these settings"; this module is that recipe, so each caller wires nothing itself.
-Tests and the emulators pass ``transport`` to send through an in-process app.
+Tests and the demo pass ``transport`` to send through an in-process emulator, and
+``sleep`` to switch the retry waits off.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,6 +29,7 @@ def dataverse_client(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> DataverseClient:
     """A Dataverse client for ``DATAVERSE_URL``, capped at its concurrency setting."""
     from pointegration.dataverse.client import DataverseClient
@@ -39,6 +43,7 @@ def dataverse_client(
         timeout=settings.http_timeout_seconds,
         transport=transport,
         retry=retry,
+        sleep=sleep or asyncio.sleep,
     )
     return DataverseClient(service)
 
@@ -49,6 +54,7 @@ def bc_client(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> BusinessCentralClient:
     """A BC client for the configured company, capped at its concurrency setting."""
     from pointegration.businesscentral.client import BusinessCentralClient
@@ -62,6 +68,7 @@ def bc_client(
         timeout=settings.http_timeout_seconds,
         transport=transport,
         retry=retry,
+        sleep=sleep or asyncio.sleep,
     )
     return BusinessCentralClient(
         service,
