@@ -89,7 +89,8 @@ def guid(name: str) -> Attribute:
 def add_system_columns(table: Table, catalog: Catalog) -> None:
     """Give ``table`` its primary id and the columns every table has.
 
-    ``createdon``, ``modifiedon``, ``createdby``, ``modifiedby`` and
+    ``createdon``, ``modifiedon``, ``createdby``, ``modifiedby``, their
+    ``...onbehalfby`` delegates (empty unless a user acts for another) and
     ``versionnumber`` are kept by the platform; a user-owned table also gets
     ``ownerid``; a table with states gets ``statecode`` and ``statuscode``.
     """
@@ -97,7 +98,12 @@ def add_system_columns(table: Table, catalog: Catalog) -> None:
     table.add(Attribute("createdon", "datetime", "Created On", writable=False))
     table.add(Attribute("modifiedon", "datetime", "Modified On", writable=False))
     table.add(Attribute("versionnumber", "bigint", "Version Number", writable=False))
-    for column in ("createdby", "modifiedby"):
+    for column in (
+        "createdby",
+        "modifiedby",
+        "createdonbehalfby",
+        "modifiedonbehalfby",
+    ):
         table.add(Attribute(column, "lookup", column, writable=False))
     if table.ownership == "UserOwned":
         table.add(lookup("ownerid"))
@@ -112,7 +118,13 @@ def add_system_columns(table: Table, catalog: Catalog) -> None:
         table.add(Attribute("statuscode", "status", "Status Reason", options=statuses))
     if "systemuser" not in catalog.tables:
         return
-    for column in ("createdby", "modifiedby", "ownerid"):
+    for column in (
+        "createdby",
+        "modifiedby",
+        "createdonbehalfby",
+        "modifiedonbehalfby",
+        "ownerid",
+    ):
         if column in table.attributes:
             relate(
                 catalog,

@@ -48,7 +48,21 @@ _REQUIRED = {
     "sdkmessageprocessingstep": ("sdkmessageid", "eventhandler"),
 }
 _KEY_FORBIDDEN = re.compile(r"[/<>*%&:\\?+]")
-_NOT_SETTABLE = frozenset({"createdon", "modifiedon", "createdby", "modifiedby"})
+_NOT_SETTABLE = frozenset(
+    {
+        "createdon",
+        "modifiedon",
+        "createdby",
+        "modifiedby",
+        "createdonbehalfby",
+        "modifiedonbehalfby",
+    }
+)
+# Columns the platform composes from others, and what they are composed from.
+_COMPOSED = {
+    "fullname": ("firstname", "lastname"),
+    "yomifullname": ("firstname", "lastname"),
+}
 
 
 def public(row: Row) -> Row:
@@ -207,7 +221,15 @@ class Records:
         self._derive(table, row)
         self._check(table, row, record_id)
         self.store.put(table.name, record_id, row)
-        system = ["createdon", "createdby", "modifiedon", "modifiedby", "ownerid"]
+        system = [
+            "createdon",
+            "createdby",
+            "createdonbehalfby",
+            "modifiedon",
+            "modifiedby",
+            "modifiedonbehalfby",
+            "ownerid",
+        ]
         names = [*target, *(n for n in system if n in row and n not in target)]
         self.changes.append(
             Change("Create", table.name, record_id, names, None, dict(row), user_id)
@@ -237,9 +259,17 @@ class Records:
         self._derive(table, row)
         self._check(table, row, record_id)
         self.store.put(table.name, record_id, row)
-        names = [*target, "modifiedon", "modifiedby", table.primary_id]
+        # As the platform sends it: the change, the id, what was composed from
+        # the change, then the modification stamp.
+        names = [*target, table.primary_id]
+        names += [
+            column
+            for column, parts in _COMPOSED.items()
+            if column in row and column not in names and set(parts) & set(target)
+        ]
         if "statecode" in target and "statuscode" not in target:
             names.append("statuscode")
+        names += ["modifiedon", "modifiedby", "modifiedonbehalfby"]
         self.changes.append(
             Change("Update", table.name, record_id, names, current, dict(row), user_id)
         )
@@ -409,8 +439,10 @@ class Records:
             row["createdby"] = user
             if "ownerid" in table.attributes and row.get("ownerid") is None:
                 row["ownerid"] = user
+            row["createdonbehalfby"] = None
         row["modifiedon"] = now
         row["modifiedby"] = user
+        row["modifiedonbehalfby"] = None
         row["versionnumber"] = self.store.next_version()
 
     def _settle_state(
@@ -455,6 +487,8 @@ class Records:
         if table.name in ("contact", "systemuser"):
             parts = [row.get("firstname"), row.get("lastname")]
             row["fullname"] = " ".join(p for p in parts if p) or None
+            if "yomifullname" in table.attributes:
+                row["yomifullname"] = row["fullname"]
         if table.name == "serviceendpoint":
             row["isauthvalueset"] = bool(row.get("authvalue"))
             for column, default in (

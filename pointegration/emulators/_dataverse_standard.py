@@ -147,6 +147,13 @@ def add_people_tables(catalog: Catalog) -> None:
             Attribute(
                 "fullname", "string", "Full Name", max_length=160, writable=False
             ),
+            Attribute(
+                "yomifullname",
+                "string",
+                "Yomi Full Name",
+                max_length=450,
+                writable=False,
+            ),
             text("firstname", 50),
             text("middlename", 50),
             text("lastname", 50),

@@ -9,10 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
+from pointegration import _json
 from pointegration.dataverse import schema
 from pointegration.emulators.dataverse import DataverseEmulator
 from tests.emulators.test_dataverse_batch import change_set, post_batch, request_part
 from tests.emulators.test_dataverse_support import API, api_client, create, new_emulator
+from tests.emulators.webhook_shape import SAMPLE, shape_errors
 
 HOOK_URL = "https://fn.example.net/api/dataverse/events"
 
@@ -328,3 +330,22 @@ async def test_admin_update_and_delete_act_as_the_human_user(
     contexts = receiver.contexts()
     assert [c["MessageName"] for c in contexts] == ["Update", "Delete"]
     assert {c["UserId"] for c in contexts} == {emulator.human_user_id}
+
+
+async def test_contact_update_posts_the_shape_of_microsofts_sample(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """Updating a contact posts a context shaped like Microsoft's sample, end to end."""
+    await register(client, "contact", "Update", filtering="firstname,lastname")
+    contact = await create(
+        client, "contacts", {"firstname": "Jim", "lastname": "Glynn"}
+    )
+
+    await client.patch(f"{API}/contacts({contact})", json={"firstname": "James"})
+
+    [request] = receiver.requests
+    sample = _json.loads(SAMPLE.read_bytes())
+    context = _json.loads(request.content)
+    loose = frozenset({"$.ParentContext", "$.ParentContext.InputParameters[Target]"})
+    assert list(shape_errors(sample, context, "$", loose)) == []
+    assert list(context) == list(sample)

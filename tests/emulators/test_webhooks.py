@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -31,6 +30,7 @@ from pointegration.emulators._webhooks import (
     matching_steps,
     render,
 )
+from tests.emulators.webhook_shape import SAMPLE, shape_errors
 
 FIXTURE = Path(__file__).parent.parent / "fixtures"
 ENTITY = "Entity:http://schemas.microsoft.com/xrm/2011/Contracts"
@@ -134,75 +134,9 @@ def _context(step: StepRegistration, event: ChangeEvent) -> dict[str, Any]:
     return build_context(step, event, operation_id=OPERATION_ID)
 
 
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_WCF_DATE = re.compile(r"^/Date\(\d+([+-]\d{4})?\)/$")
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, str):
-        if _WCF_DATE.match(value):
-            return "date-with-offset" if value[-7] in "+-" else "date"
-        return "guid" if _GUID.match(value) else "string"
-    if isinstance(value, bool) or value is None:
-        return repr(value) if value is None else "bool"
-    if isinstance(value, int | float | Decimal):
-        return "number"
-
-    return type(value).__name__
-
-
-def _is_pairs(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(item, dict) and set(item) == {"key", "value"} for item in value
-    )
-
-
-def _shape_errors(
-    expected: Any,
-    actual: Any,
-    path: str,
-    loose: frozenset[str],
-) -> Iterator[str]:
-    """Where ``actual`` departs from the shape of ``expected`` (keys and kinds).
-
-    At a ``loose`` path ``actual`` may carry more keys than ``expected``.
-    """
-    if _is_pairs(expected) and expected:
-        if not _is_pairs(actual):
-            yield f"{path}: expected a key/value array"
-            return
-        want, got = _pairs(expected), _pairs(actual)
-        if path not in loose and list(want) != list(got):
-            yield f"{path}: keys {list(got)} instead of {list(want)}"
-        for key in want:
-            if key not in got:
-                yield f"{path}: no entry {key!r}"
-            else:
-                yield from _shape_errors(want[key], got[key], f"{path}[{key}]", loose)
-    elif isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            yield f"{path}: {_kind(actual)} instead of an object"
-            return
-        missing, extra = set(expected) - set(actual), set(actual) - set(expected)
-        if missing or (extra and path not in loose):
-            yield f"{path}: missing {sorted(missing)}, extra {sorted(extra)}"
-        for key in set(expected) & set(actual):
-            yield from _shape_errors(expected[key], actual[key], f"{path}.{key}", loose)
-    elif isinstance(expected, list):
-        if not isinstance(actual, list) or len(actual) != len(expected):
-            yield f"{path}: {actual!r} is not a list of {len(expected)}"
-            return
-        for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
-            yield from _shape_errors(want, got, f"{path}[{index}]", loose)
-    elif _kind(expected) != _kind(actual):
-        yield f"{path}: {_kind(actual)} instead of {_kind(expected)}"
-
-
 def test_contact_update_has_the_shape_of_microsofts_sample() -> None:
     """A contact Update context has the keys and value kinds of Microsoft's sample."""
-    sample = _json.loads(
-        (FIXTURE / "dataverse_webhook_contact_update.json").read_bytes()
-    )
+    sample = _json.loads(SAMPLE.read_bytes())
     context = _json.loads(render(_context(_step(), _update_event())))
     # The sample's ParentContext and its Target were cut short in the reference,
     # and our step registers a PostImage beside the automatic one.
@@ -214,7 +148,7 @@ def test_contact_update_has_the_shape_of_microsofts_sample() -> None:
         }
     )
 
-    assert list(_shape_errors(sample, context, "$", loose)) == []
+    assert list(shape_errors(sample, context, "$", loose)) == []
     assert list(sample) == list(context)
 
 
@@ -223,7 +157,7 @@ def test_shape_check_notices_a_wrong_kind() -> None:
     sample = {"Mode": 1, "Attributes": [{"key": "modifiedon", "value": "/Date(1)/"}]}
     broken = {"Mode": "1", "Attributes": [{"key": "modifiedon", "value": "x"}]}
 
-    assert len(list(_shape_errors(sample, broken, "$", frozenset()))) == 2
+    assert len(list(shape_errors(sample, broken, "$", frozenset()))) == 2
 
 
 def test_contact_update_context_values() -> None:
