@@ -1,10 +1,11 @@
-"""Requests per second of each emulator, in-process, for one simple GET.
+"""Requests per second of each emulator, in-process, for a read and a create.
 
 Usage: ``python benchmarks/emulator_throughput.py [--requests 2000]``.
 
 Each emulator is called through ``httpx.ASGITransport`` behind its middleware
 (limits off, no latency, no faults), one request after another: BC
-``customers?$top=1`` and Dataverse ``accounts?$top=1``. A trivial handler behind
+``customers?$top=1`` and a customer create, Dataverse ``accounts?$top=1`` and an
+account create. A trivial handler behind
 the same middleware shows the floor set by httpx, ASGI and the middleware. Prints
 one JSON object: requests per second per target and the mean milliseconds.
 """
@@ -15,6 +16,8 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -25,20 +28,30 @@ from pointegration.emulators.server import build_emulators, client_for
 _WARM_UP = 50
 
 
-async def _rate(client: httpx.AsyncClient, path: str, count: int) -> dict[str, float]:
-    params = {"$top": "1"}
-    for _ in range(_WARM_UP):
-        (await client.get(path, params=params)).raise_for_status()
+Send = Callable[[int], Awaitable[httpx.Response]]
+
+
+async def _rate(send: Send, count: int) -> dict[str, float]:
+    for n in range(_WARM_UP):
+        (await send(-n - 1)).raise_for_status()
 
     started = time.perf_counter()
-    for _ in range(count):
-        (await client.get(path, params=params)).raise_for_status()
+    for n in range(count):
+        (await send(n)).raise_for_status()
     elapsed = time.perf_counter() - started
 
     return {
         "requestsPerSecond": round(count / elapsed, 1),
         "meanMs": round(elapsed / count * 1000, 3),
     }
+
+
+def _reads(client: httpx.AsyncClient, path: str) -> Send:
+    return lambda n: client.get(path, params={"$top": "1"})
+
+
+def _creates(client: httpx.AsyncClient, path: str, body: Callable[[int], Any]) -> Send:
+    return lambda n: client.post(path, json=body(n))
 
 
 async def _trivial(request: Request) -> Response:
@@ -61,12 +74,22 @@ async def main(count: int) -> dict[str, object]:
             transport=httpx.ASGITransport(app=floor), base_url="http://floor"
         ) as trivial,
     ):
+        customers = f"{company}/customers"
+        accounts = "/api/data/v9.2/accounts"
         results = {
-            "bc customers?$top=1": await _rate(bc, f"{company}/customers", count),
-            "dataverse accounts?$top=1": await _rate(
-                dataverse, "/api/data/v9.2/accounts", count
+            "bc GET customers?$top=1": await _rate(_reads(bc, customers), count),
+            "bc POST customers": await _rate(
+                _creates(bc, customers, lambda n: {"displayName": f"Customer {n}"}),
+                count,
             ),
-            "trivial handler (floor)": await _rate(trivial, "/anything", count),
+            "dataverse GET accounts?$top=1": await _rate(
+                _reads(dataverse, accounts), count
+            ),
+            "dataverse POST accounts": await _rate(
+                _creates(dataverse, accounts, lambda n: {"name": f"Account {n}"}),
+                count,
+            ),
+            "trivial handler (floor)": await _rate(_reads(trivial, "/x"), count),
         }
 
     return {"requests": count, "results": results}
