@@ -113,7 +113,7 @@ class _Token:
 class MsalTokenProvider:
     """Tokens for one scope from Entra ID or a managed identity, cached here.
 
-    Build one with :meth:`for_client_secret`, :meth:`for_certificate` or
+    Build one with :meth:`for_client_credential` or
     :meth:`for_managed_identity`. ``clock`` (seconds, monotonic) decides when a
     token is due for renewal: ``REFRESH_MARGIN`` before ``expires_in`` runs out,
     or halfway through a lifetime shorter than twice the margin.
@@ -137,46 +137,23 @@ class MsalTokenProvider:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def for_client_secret(
+    def for_client_credential(
         cls,
         *,
         tenant_id: str,
         client_id: str,
-        client_secret: Secret,
+        credential: Secret | Path,
         scope: str,
         resource_setting: str,
         http_client: Any = None,
         timeout: float = 30.0,
         clock: Clock = time.monotonic,
     ) -> MsalTokenProvider:
-        """Client credentials with ``AZURE_CLIENT_SECRET``."""
+        """Client credentials: ``AZURE_CLIENT_SECRET``, or a PEM key and certificate."""
         source = _ConfidentialClientSource(
             tenant_id=tenant_id,
             client_id=client_id,
-            credential=client_secret,
-            http_client=http_client,
-            timeout=timeout,
-        )
-        return cls(source, scope, resource_setting=resource_setting, clock=clock)
-
-    @classmethod
-    def for_certificate(
-        cls,
-        *,
-        tenant_id: str,
-        client_id: str,
-        certificate_path: Path,
-        scope: str,
-        resource_setting: str,
-        http_client: Any = None,
-        timeout: float = 30.0,
-        clock: Clock = time.monotonic,
-    ) -> MsalTokenProvider:
-        """Client credentials with the PEM key and certificate at the path."""
-        source = _ConfidentialClientSource(
-            tenant_id=tenant_id,
-            client_id=client_id,
-            credential=certificate_path,
+            credential=credential,
             http_client=http_client,
             timeout=timeout,
         )

@@ -625,10 +625,10 @@ async def test_static_mode_hands_out_the_configured_token() -> None:
 
 async def test_provider_repr_shows_scope_not_token(entra: FakeEntra) -> None:
     """A provider's repr names its scope and never the cached token."""
-    provider = MsalTokenProvider.for_client_secret(
+    provider = MsalTokenProvider.for_client_credential(
         tenant_id=TENANT,
         client_id=CLIENT_ID,
-        client_secret=Secret(SECRET),
+        credential=Secret(SECRET),
         scope=BC_SCOPE,
         resource_setting="AZURE_TENANT_ID",
         http_client=entra,
