@@ -38,7 +38,7 @@ def load(name: str) -> Any:
 
 
 def test_host_json_pins_the_queue_semantics() -> None:
-    """host.json is v2 on bundle 4.x with base64 messages, 5 dequeues, a visibility wait."""
+    """host.json: v2, bundle 4.x, base64 messages, 5 dequeues, a visibility wait."""
     host = load("host.json")
     queues = host["extensions"]["queues"]
 
