@@ -299,3 +299,18 @@ async def test_filtering_on_an_unknown_property_names_the_type(
         f"Could not find a property named 'nosuch' on type "
         f"'Microsoft.NAV.{entity_name}'.",
     )
+
+
+REFERENCE = (
+    Path(__file__).parents[3] / "shared" / "reference" / "bc_api_v2_contract.json"
+)
+
+
+@pytest.mark.skipif(
+    not REFERENCE.exists(), reason="no shared/reference beside the checkout"
+)
+def test_shipped_contract_is_the_reference() -> None:
+    """The contract the emulator ships is byte for byte the shared reference."""
+    shipped = Path(businesscentral.__file__).parent / "data" / "bc_api_v2_contract.json"
+
+    assert shipped.read_bytes() == REFERENCE.read_bytes()
