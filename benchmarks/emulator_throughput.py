@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from pointegration.emulators._asgi import Request, Response, json_response
-from pointegration.emulators.faults import ServiceApp, ServiceMiddleware
+from pointegration.emulators.middleware import ServiceApp, ServiceMiddleware
 from pointegration.emulators.server import build_emulators, client_for
 
 _WARM_UP = 50

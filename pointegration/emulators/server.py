@@ -1,7 +1,7 @@
 """Both emulators behind their middleware, in-process or on loopback sockets.
 
 :func:`build_emulators` creates the Dataverse and BC emulators with one bearer
-token and wraps each in a :class:`~pointegration.emulators.faults.ServiceMiddleware`
+token and wraps each in a :class:`~pointegration.emulators.middleware.ServiceMiddleware`
 (limits, faults, recording). From there:
 
 - in-process: :func:`transport_for` gives an ``httpx.ASGITransport`` (and
@@ -37,15 +37,9 @@ import uvicorn
 from pointegration.emulators._asgi import Handler
 from pointegration.emulators.businesscentral import BusinessCentralEmulator
 from pointegration.emulators.dataverse import DataverseEmulator
-from pointegration.emulators.faults import (
-    BC_LIMITS,
-    DATAVERSE_LIMITS,
-    FaultPlan,
-    Limits,
-    Service,
-    ServiceApp,
-    ServiceMiddleware,
-)
+from pointegration.emulators.faults import FaultPlan, Service
+from pointegration.emulators.limits import BC_LIMITS, DATAVERSE_LIMITS, Limits
+from pointegration.emulators.middleware import ServiceApp, ServiceMiddleware
 from pointegration.errors import ConfigurationError
 
 __all__ = [

@@ -11,16 +11,16 @@ import pytest
 from pointegration._json import loads
 from pointegration.emulators._asgi import Request, Response, json_response
 from pointegration.emulators.faults import (
-    BC_LIMITS,
-    DATAVERSE_LIMITS,
     FaultPlan,
     FaultRule,
     FaultSpecError,
-    Limits,
     Service,
+    parse_fault_spec,
+)
+from pointegration.emulators.limits import BC_LIMITS, DATAVERSE_LIMITS, Limits
+from pointegration.emulators.middleware import (
     ServiceApp,
     ServiceMiddleware,
-    parse_fault_spec,
     route_template,
 )
 

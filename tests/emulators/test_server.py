@@ -9,12 +9,9 @@ import httpx
 import pytest
 
 from pointegration.emulators._asgi import Request, Response, json_response
-from pointegration.emulators.faults import (
-    FaultPlan,
-    Limits,
-    ServiceApp,
-    ServiceMiddleware,
-)
+from pointegration.emulators.faults import FaultPlan
+from pointegration.emulators.limits import Limits
+from pointegration.emulators.middleware import ServiceApp, ServiceMiddleware
 from pointegration.emulators.server import (
     Emulators,
     build_emulators,

@@ -16,7 +16,7 @@ from pointegration.businesscentral.models import (
     SalesInvoice,
 )
 from pointegration.connections import bc_client
-from pointegration.emulators.faults import Limits
+from pointegration.emulators.limits import Limits
 from pointegration.emulators.server import Emulators, build_emulators, transport_for
 from pointegration.errors import (
     AlreadyExistsError,
