@@ -18,11 +18,13 @@ import json
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from pointegration.emulators.faults import FaultPlan
-from pointegration.emulators.server import loopback_host, serve
 from pointegration.errors import ConfigurationError
 from pointegration.telemetry import log_event
+
+if TYPE_CHECKING:
+    from pointegration.emulators.faults import FaultPlan
 
 __all__ = ["add_arguments", "run"]
 
@@ -79,6 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; 0 on a clean stop."""
+    # Imported here so that other commands do not load the emulators.
+    from pointegration.emulators.faults import FaultPlan
+    from pointegration.emulators.server import loopback_host
+
     plan = FaultPlan.parse(args.faults, seed=args.seed)
     loopback_host(args.host)
     for flag in ("dataverse_port", "bc_port"):
@@ -98,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _emulate(args: argparse.Namespace, plan: FaultPlan) -> None:
+    from pointegration.emulators.server import serve
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
