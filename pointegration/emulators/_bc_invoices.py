@@ -41,6 +41,9 @@ _POSTED_EDITABLE = frozenset(
     {"dueDate", "promisedPayDate", "disputeStatus", "disputeStatusId"}
 )
 _POSTED_ONLY = ("promisedPayDate", "disputeStatus", "disputeStatusId")
+# The page registers these for the aggregator only when their value changes;
+# every other field sent is registered, changed or not.
+_CHANGE_REGISTERED = frozenset({"shipToName", "shipToContact"})
 POSTED_ERR = "The invoice has been posted and can no longer be modified."
 _ZERO = Decimal(0)
 
@@ -117,7 +120,9 @@ class SalesInvoices(Page):
 
     def _modify_posted(self, record: Record, values: Values) -> Record:
         for name, value in values.items():
-            if name not in _POSTED_EDITABLE and record.get(name) != value:
+            if name in _CHANGE_REGISTERED and record.get(name) == value:
+                continue
+            if name not in _POSTED_EDITABLE:
                 raise dialog(POSTED_ERR)
         if "disputeStatusId" in values and values["disputeStatusId"] != EMPTY_GUID:
             raise dialog('The "disputeStatusId" does not match to a Dispute Status.')
@@ -139,10 +144,11 @@ class SalesInvoices(Page):
     def _apply(self, record: Record, values: Values, *, inserting: bool) -> None:
         """The header's validations, customer first and dates last (as BC)."""
         for name in _POSTED_ONLY:
-            if values.get(name) not in (None, "", EMPTY_GUID, "0001-01-01"):
+            if name in values:
                 text = (
                     "Posted must be equal to 'Yes'  in Sales Invoice Entity "
-                    f"Aggregate: Id={record['id']}. Current value is 'No'."
+                    f"Aggregate: No.={record['number']}, Posted=No. "
+                    "Current value is 'No'."
                 )
                 raise BCError(400, "Application_FieldValidationException", text)
         customer = self._customer(values, "customer", "sell-to")
@@ -180,12 +186,15 @@ class SalesInvoices(Page):
             if by_id is None:
                 raise dialog(missing)
         if f"{prefix}Number" in values:
-            by_number = self.engine.find("customers", number=values[f"{prefix}Number"])
+            number = values[f"{prefix}Number"]
+            if by_id is not None and by_id["number"] != number:
+                text = (
+                    f"The {role} customer values do not match to a specific Customer."
+                )
+                raise dialog(text)
+            by_number = self.engine.find("customers", number=number)
             if by_number is None:
                 raise dialog(missing)
-        if by_id is not None and by_number is not None and by_id is not by_number:
-            text = f"The {role} customer values do not match to a specific Customer."
-            raise dialog(text)
 
         return by_id or by_number
 

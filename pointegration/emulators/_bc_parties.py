@@ -42,7 +42,9 @@ def currency_of(page: Page, values: Values, current_code: str) -> tuple[str, str
     """(currencyId, currencyCode) after ``values``, by the customers page rules.
 
     ``currencyId`` is validated first (page order); ``currencyCode`` '' or the
-    LCY code means no currency; both given must name the same currency.
+    LCY code means no currency. Once ``currencyId`` found a currency, any other
+    ``currencyCode`` is a mismatch; an empty ``currencyId`` finds none, so the
+    code then decides alone (the page's ``Currency`` record stays blank).
     """
     lcy = page.engine.lcy_code
     code = current_code
@@ -57,11 +59,11 @@ def currency_of(page: Page, values: Values, current_code: str) -> tuple[str, str
     if "currencyCode" in values:
         wanted = values["currencyCode"].upper()
         wanted = "" if wanted == lcy else wanted
-        by_code = page.engine.find("currencies", code=wanted) if wanted else None
-        if wanted and by_code is None:
-            raise dialog('The "currencyCode" does not match to a Currency.')
-        if "currencyId" in values and (by_id or {}).get("code", "") != wanted:
+        if by_id is not None and by_id["code"] != wanted:
             raise dialog("The currency values do not match to a specific Currency.")
+        unknown = wanted and page.engine.find("currencies", code=wanted) is None
+        if by_id is None and unknown:
+            raise dialog('The "currencyCode" does not match to a Currency.')
         code = wanted
     currency = page.engine.find("currencies", code=code) if code else None
 

@@ -488,16 +488,6 @@ async def test_reset_returns_to_the_seeded_state(bc: Bc) -> None:
         pytest.param(
             {
                 "displayName": "A",
-                "currencyId": "00000000-0000-0000-0000-000000000000",
-                "currencyCode": "EUR",
-            },
-            "Application_DialogException",
-            "The currency values do not match to a specific Currency.",
-            id="currency-id-and-code-disagree",
-        ),
-        pytest.param(
-            {
-                "displayName": "A",
                 "paymentTermsId": "11111111-2222-3333-4444-555555555555",
             },
             "Application_DialogException",
