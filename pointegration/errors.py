@@ -31,6 +31,8 @@ query string, and, where known, the record id and correlation id.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AccessDeniedError",
     "AlreadyExistsError",
@@ -96,25 +98,29 @@ class IntegrationError(Exception):
 
 
 class RetryableError(IntegrationError):
-    """A transient failure: the same request may succeed later."""
+    """A transient failure: the same request may succeed later.
+
+    ``retry_after`` is the wait in seconds the service asked for (``Retry-After``
+    on a 429, 502 or 503), or None when it named none.
+    """
 
     default_code = "retryable"
-
-
-class ThrottledError(RetryableError):
-    """The service refused the request for load; ``retry_after`` is in seconds."""
-
-    default_code = "throttled"
 
     def __init__(
         self,
         message: str,
         *,
         retry_after: float | None = None,
-        **context: object,
+        **context: Any,
     ) -> None:
-        super().__init__(message, **context)  # type: ignore[arg-type]
+        super().__init__(message, **context)
         self.retry_after = retry_after
+
+
+class ThrottledError(RetryableError):
+    """The service refused the request for load; ``retry_after`` is in seconds."""
+
+    default_code = "throttled"
 
 
 class ServiceUnavailableError(RetryableError):

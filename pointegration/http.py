@@ -7,12 +7,21 @@ what is worth retrying, and turns every failure into the tree of
 
 What is retried here, and how often, is decided once:
 
-- 429 (waiting ``Retry-After``, seconds or an HTTP date) and 503: the service
-  refused the request before doing anything, so any method may be repeated;
-- 502 and 504, read timeouts and dropped connections: only for idempotent
-  requests (GET, PATCH, PUT, DELETE), because a POST may have been committed and
-  its answer lost; a use case decides how to look for it;
+- 429 and 503: the service refused the request before doing anything, so any
+  method may be repeated;
+- 502 and 504, read timeouts and dropped connections (reset, broken pipe, closed
+  without an answer): only for idempotent requests (GET, PATCH, PUT, DELETE),
+  because a POST may have been committed and its answer lost; a use case decides
+  how to look for it;
 - connect errors (nothing was sent): always.
+
+A ``Retry-After`` (seconds or an HTTP date; BC documents it on 502 and 503,
+Dataverse on 429) replaces the backoff for that wait. It is capped at
+:data:`MAX_RETRY_AFTER` and travels on the raised error as ``retry_after``.
+
+JSON bodies are written with exact decimals; a ``float`` anywhere in one, or a
+value JSON cannot hold, is a :class:`~pointegration.errors.PayloadValidationError`
+and nothing is sent.
 
 Retries stop at ``RetryPolicy.max_attempts`` or when the next wait would pass
 ``RetryPolicy.max_elapsed`` seconds, whichever comes first; the last failure is then
@@ -27,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import math
 import random
 import re
 import time
@@ -47,8 +57,10 @@ from pointegration.errors import (
     ConfigurationError,
     IntegrationError,
     NotFoundError,
+    PayloadValidationError,
     RejectedError,
     RequestTimeoutError,
+    RetryableError,
     ServiceUnavailableError,
     ThrottledError,
 )
@@ -66,6 +78,8 @@ __all__ = [
 logger = logging.getLogger("pointegration.http")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+#: The longest ``Retry-After`` taken at its word, in seconds (one hour).
+MAX_RETRY_AFTER = 3600.0
 
 
 class TokenProvider(Protocol):
@@ -152,22 +166,30 @@ def classify(status: int, code: str | None, message: str) -> type[IntegrationErr
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date).
+
+    None when absent or unreadable (a non-finite number counts as unreadable);
+    at most :data:`MAX_RETRY_AFTER`, so a queue can always use the value.
+    """
     if value is None or not value.strip():
         return None
     text = value.strip()
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+        seconds = None
+    if seconds is None:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if not math.isfinite(seconds):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
 
-    return max(0.0, (when - now).total_seconds())
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
 def parse_error_body(response: httpx.Response) -> tuple[str | None, str, str | None]:
@@ -280,7 +302,7 @@ class ServiceClient:
             idempotent = method in IDEMPOTENT_METHODS
         send_headers = dict(headers or {})
         if json is not None:
-            content = _json.dumps(json).encode("utf-8")
+            content = _encode_body(json, self.system, _path_of(url), record_id)
             send_headers.setdefault("Content-Type", "application/json")
         if "://" not in url:
             url = f"{self.base_url}/{url.lstrip('/')}"
@@ -343,7 +365,7 @@ class ServiceClient:
         error = self._error_from(request, response)
         status = response.status_code
         if status in _RETRY_ANY_METHOD or (idempotent and status in _RETRY_IDEMPOTENT):
-            wait = error.retry_after if isinstance(error, ThrottledError) else None
+            wait = error.retry_after if isinstance(error, RetryableError) else None
             raise _Retry(error, wait)
         raise error
 
@@ -398,7 +420,11 @@ class ServiceClient:
             error = RequestTimeoutError(f"could not connect: {type(exc).__name__}")
             _set_context(error, context)
             raise _Retry(error) from exc
-        except (httpx.TimeoutException, httpx.RemoteProtocolError) as exc:
+        except (
+            httpx.TimeoutException,
+            httpx.RemoteProtocolError,
+            httpx.NetworkError,
+        ) as exc:
             error = RequestTimeoutError(
                 f"no complete response ({type(exc).__name__}); "
                 "the request may have been processed"
@@ -438,11 +464,11 @@ class ServiceClient:
             "record_id": request.record_id,
             "correlation_id": correlation,
         }
-        if error_type is ThrottledError:
+        if issubclass(error_type, RetryableError):
             retry_after = parse_retry_after(
                 response.headers.get("Retry-After"), self._now()
             )
-            return ThrottledError(message, retry_after=retry_after, **context)
+            return error_type(message, retry_after=retry_after, **context)
 
         return error_type(message, **context)
 
@@ -460,6 +486,38 @@ class _Request:
 def _path_of(url: str) -> str:
     """The URL's path, without host or query string: safe to log and to show."""
     return httpx.URL(url.split("?", 1)[0]).path
+
+
+def _encode_body(body: Any, system: str, path: str, record_id: str | None) -> bytes:
+    """``body`` as exact JSON, or :class:`PayloadValidationError` naming the spot.
+
+    A ``float`` anywhere is refused: money and quantities travel as ``Decimal``,
+    and a float would have lost its exact value before it got here.
+    """
+    where = _float_in(body, "body")
+    problem = f"{where} is a float; send a Decimal" if where else None
+    if problem is None:
+        try:
+            return _json.dumps(body).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            problem = f"the body cannot be written as JSON ({exc})"
+    raise PayloadValidationError(problem, system=system, path=path, record_id=record_id)
+
+
+def _float_in(value: Any, where: str) -> str | None:
+    if isinstance(value, float):
+        return where
+    if isinstance(value, Mapping):
+        items: Any = ((f"{where}.{k}", v) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"{where}[{n}]", v) for n, v in enumerate(value))
+    else:
+        return None
+    for inner_where, inner in items:
+        found = _float_in(inner, inner_where)
+        if found:
+            return found
+    return None
 
 
 def _set_context(error: IntegrationError, context: Mapping[str, Any]) -> None:

@@ -47,7 +47,6 @@ from pointegration.errors import (
     RequestTimeoutError,
     RetryableError,
     ServiceUnavailableError,
-    ThrottledError,
 )
 from pointegration.http import (
     ServiceClient,
@@ -453,9 +452,9 @@ def _inner_error(
         "record_id": op.record_id,
         "correlation_id": correlation,
     }
-    if error_type is ThrottledError:
+    if issubclass(error_type, RetryableError):
         wait = parse_retry_after(headers.get("retry-after"), now())
-        return ThrottledError(message, retry_after=wait, **context)
+        return error_type(message, retry_after=wait, **context)
 
     return error_type(message, **context)
 

@@ -41,7 +41,7 @@ from pointegration.errors import (
     ConcurrencyError,
     IntegrationError,
     PayloadValidationError,
-    ThrottledError,
+    RetryableError,
 )
 from pointegration.http import classify, parse_error_body, parse_retry_after
 
@@ -504,9 +504,9 @@ def _error(
         "record_id": op.record_id,
         "correlation_id": correlation,
     }
-    if error_type is ThrottledError:
+    if issubclass(error_type, RetryableError):
         retry_after = parse_retry_after(answer.headers.get("Retry-After"), now)
-        return ThrottledError(message, retry_after=retry_after, **context)
+        return error_type(message, retry_after=retry_after, **context)
     error = error_type(message, **context)
     if op.headers.get("If-None-Match") == "*":
         return as_already_exists(error)
