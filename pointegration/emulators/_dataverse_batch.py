@@ -160,8 +160,8 @@ def _validate(items: list[_Part | _ChangeSet]) -> None:
             reference = _REFERENCE.match(part.url)
             if reference and reference.group(1) not in declared:
                 raise _bad(
-                    f"The Content-ID '{reference.group(1)}' referenced by "
-                    f"'{part.url}' is not declared earlier in the change set."
+                    f"Content-ID Reference: '${reference.group(1)}' does not exist "
+                    "in the batch context."
                 )
             if part.content_id:
                 declared.add(part.content_id)

@@ -3,7 +3,10 @@
 Every refusal is a :class:`DataverseError` carrying the HTTP status, the hex
 error code and the message, answered as ``{"error":{"code":..,"message":..}}``.
 The functions below build the ones the real Web API is known to send, with its
-wording (``reference/dataverse.md`` §2 "Error JSON" and "Status codes").
+wording and codes (``reference/dataverse.md`` §2 "Error JSON" and "Status
+codes"; the support article "Troubleshoot Dataverse Web API client errors" for
+the unknown segment, property and payload errors, whose codes are ``0x8006088a``
+and ``0x0``).
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ __all__ = [
     "BAD_PAYLOAD",
     "DUPLICATE",
     "NOT_FOUND",
+    "NO_CODE",
     "QUERY",
     "DataverseError",
     "bad_key",
     "duplicate_key",
+    "no_http_resource",
     "not_found",
+    "payload_error",
     "record_exists",
     "segment_not_found",
     "stale_version",
@@ -30,6 +36,8 @@ NOT_FOUND = "0x80040217"
 DUPLICATE = "0x80040237"
 QUERY = "0x80060888"
 BAD_PAYLOAD = "0x80048d19"
+NO_CODE = "0x0"
+_SEGMENT = "0x8006088a"
 _CONCURRENCY = "0x80060882"
 _TOO_LONG = "0x80044331"
 
@@ -58,7 +66,19 @@ def not_found(table: str, record_id: str) -> DataverseError:
 def segment_not_found(segment: str) -> DataverseError:
     """404 for a URL segment that names no resource."""
     return DataverseError(
-        404, QUERY, f"Resource not found for the segment '{segment}'."
+        404, _SEGMENT, f"Resource not found for the segment '{segment}'."
+    )
+
+
+def no_http_resource(url: str) -> DataverseError:
+    """404 for a URL outside the API, or a function or action called wrongly.
+
+    The service sends this one with an empty code (POST to ``WhoAmI``).
+    """
+    return DataverseError(
+        404,
+        "",
+        f"No HTTP resource was found that matches the request URI '{url}'.",
     )
 
 
@@ -66,19 +86,35 @@ def unknown_query_property(name: str, type_name: str) -> DataverseError:
     """400 for a property in ``$select``, ``$filter`` or ``$orderby`` that is not."""
     return DataverseError(
         400,
-        QUERY,
+        NO_CODE,
         f"Could not find a property named '{name}' on type '{type_name}'.",
     )
 
 
 def unknown_payload_property(name: str, type_name: str) -> DataverseError:
-    """400 for a property in a request body that the entity type lacks."""
+    """400 for a property in a request body that the entity type lacks.
+
+    Limitation: this is the wording services sent until about 2023; Microsoft's
+    2024 support article shows code ``0x0`` and "Invalid property '<name>' was
+    found in entity '<type>'" instead. The product's integration tests match
+    the older wording, so it stays until they are changed.
+    """
     return DataverseError(
         400,
         BAD_PAYLOAD,
         f"The property '{name}' does not exist on type '{type_name}'. Make sure "
         "to only use property names that are defined by the type or mark the "
         "type as open type.",
+    )
+
+
+def payload_error(entity_set: str, inner: str) -> DataverseError:
+    """400 for a body the OData reader refuses, worded with its inner exception."""
+    return DataverseError(
+        400,
+        BAD_PAYLOAD,
+        "Error identified in Payload provided by the user for Entity "
+        f":'{entity_set}'  ---->  InnerException : {inner}",
     )
 
 
@@ -103,7 +139,7 @@ def too_long(attribute: str, table: str, max_length: int) -> DataverseError:
     return DataverseError(
         400,
         _TOO_LONG,
-        f"A validation error occurred. The length of the '{attribute}' attribute "
+        f"A validation error occurred.  The length of the '{attribute}' attribute "
         f"of the '{table}' entity exceeded the maximum allowed length of "
         f"'{max_length}'.",
     )

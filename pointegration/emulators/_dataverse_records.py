@@ -27,6 +27,7 @@ from pointegration.emulators._dataverse_errors import (
     bad_key,
     duplicate_key,
     not_found,
+    payload_error,
     segment_not_found,
     unknown_payload_property,
     wrong_type,
@@ -396,14 +397,13 @@ class Records:
     ) -> str:
         navigation = self.catalog.navigation(table.name, prop)
         if navigation is None:
-            raise DataverseError(
-                400,
-                BAD_PAYLOAD,
-                f"An undeclared property '{prop}' which only has property "
-                "annotations in the payload but no property value was found in the "
-                "payload. In OData, only declared navigation properties and "
-                "declared named streams can be represented as properties without "
-                "values.",
+            raise payload_error(
+                table.entity_set,
+                "Microsoft.OData.ODataException: An undeclared property "
+                f"'{prop}' which only has property annotations in the payload but "
+                "no property value was found in the payload. In OData, only "
+                "declared navigation properties and declared named streams can be "
+                "represented as properties without values.",
             )
         if navigation.collection:
             raise DataverseError(

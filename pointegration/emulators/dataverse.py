@@ -64,7 +64,11 @@ from pointegration.emulators._dataverse_batch import run_batch
 from pointegration.emulators._dataverse_catalog import build_catalog
 from pointegration.emulators._dataverse_csdl import csdl
 from pointegration.emulators._dataverse_entities import ApiRequest, EntityApi
-from pointegration.emulators._dataverse_errors import QUERY, DataverseError, not_found
+from pointegration.emulators._dataverse_errors import (
+    DataverseError,
+    no_http_resource,
+    not_found,
+)
 from pointegration.emulators._dataverse_events import (
     Organization,
     change_event,
@@ -313,12 +317,7 @@ class DataverseEmulator:
             return self._unauthorized(request)
         match = API_PREFIX.match(request.raw_path)
         if match is None:
-            raise DataverseError(
-                404,
-                QUERY,
-                "No HTTP resource was found that matches the request URI "
-                f"'{request.path}'.",
-            )
+            raise no_http_resource(request.base_url + request.path)
         call = ApiRequest(
             method=request.method,
             path=request.raw_path[match.end() :],
@@ -390,7 +389,7 @@ class DataverseEmulator:
 
     def _who_am_i(self, call: ApiRequest) -> Response:
         if call.method != "GET":
-            raise DataverseError(405, QUERY, "WhoAmI is a function: use GET.")
+            raise no_http_resource(call.service_root + call.path.lstrip("/"))
         payload = {
             "@odata.context": f"{call.service_root}$metadata"
             "#Microsoft.Dynamics.CRM.WhoAmIResponse",

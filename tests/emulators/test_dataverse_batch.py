@@ -201,7 +201,7 @@ async def test_continue_on_error_answers_every_request(
         ),
         pytest.param(
             [change_set([request_part("PATCH", "$7", {"name": "x"}, "1")])],
-            "The Content-ID '7'",
+            "Content-ID Reference: '$7' does not exist in the batch context.",
             id="undeclared-content-id",
         ),
         pytest.param(

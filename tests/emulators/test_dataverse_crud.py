@@ -192,7 +192,7 @@ async def test_lookups_bind_through_navigation_properties(
         pytest.param(
             {"name": "x" * 161},
             400,
-            "A validation error occurred. The length of the 'name' attribute of the "
+            "A validation error occurred.  The length of the 'name' attribute of the "
             "'account' entity exceeded the maximum allowed length of '160'.",
             id="string-too-long",
         ),

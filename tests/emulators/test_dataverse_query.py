@@ -71,7 +71,7 @@ async def test_select_answers_only_the_selected_columns(
     [
         pytest.param(
             "$select=name,nosuch",
-            "0x80060888",
+            "0x0",
             "Could not find a property named 'nosuch' on type "
             "'Microsoft.Dynamics.CRM.account'.",
             id="unknown-select",
@@ -81,7 +81,7 @@ async def test_select_answers_only_the_selected_columns(
         ),
         pytest.param(
             "$filter=nosuch eq 1",
-            "0x80060888",
+            "0x0",
             "Could not find a property named 'nosuch'",
             id="unknown-filter-property",
         ),
@@ -91,12 +91,12 @@ async def test_select_answers_only_the_selected_columns(
             "tolower",
             id="unsupported-function",
         ),
-        pytest.param("$orderby=nosuch", "0x80060888", "'nosuch'", id="unknown-orderby"),
+        pytest.param("$orderby=nosuch", "0x0", "'nosuch'", id="unknown-orderby"),
         pytest.param("$skip=1", "0x80060888", "$skip", id="skip-not-supported"),
         pytest.param("$top=-1", "0x80060888", "$top", id="negative-top"),
         pytest.param(
             "$expand=nosuch",
-            "0x80060888",
+            "0x0",
             "Could not find a property named 'nosuch'",
             id="unknown-expand",
         ),

@@ -1,0 +1,125 @@
+"""Dataverse emulator: details checked one by one against Microsoft's documentation.
+
+Each test names the behaviour of the real Web API it pins down; the sources are
+the Power Apps developer docs (compose-http-requests-handle-errors, create-,
+update-delete-entities, page-results, execute-batch-operations) and the
+support article "Troubleshoot Dataverse Web API client errors".
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from pointegration.emulators.dataverse import DataverseEmulator
+from tests.emulators.test_dataverse_support import (
+    API,
+    api_client,
+    create,
+    new_emulator,
+)
+
+
+@pytest.fixture
+def emulator() -> DataverseEmulator:
+    return new_emulator()
+
+
+@pytest.fixture
+async def client(emulator: DataverseEmulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(emulator) as api:
+        yield api
+
+
+def error_of(response: httpx.Response) -> dict[str, str]:
+    """The ``error`` object of an error body."""
+    body: dict[str, dict[str, str]] = response.json()
+
+    return body["error"]
+
+
+# --- Error codes and messages ------------------------------------------------------
+
+
+async def test_an_unknown_entity_set_is_404_with_the_segment_code(
+    client: httpx.AsyncClient,
+) -> None:
+    """A misspelt entity set answers 404, code 0x8006088a, naming the segment."""
+    response = await client.get(f"{API}/Account")
+
+    assert response.status_code == 404
+    assert error_of(response) == {
+        "code": "0x8006088a",
+        "message": "Resource not found for the segment 'Account'.",
+    }
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["$select=Name", "$filter=Name eq 'x'", "$orderby=Name"],
+    ids=["select", "filter", "orderby"],
+)
+async def test_an_unknown_query_property_is_400_with_code_0x0(
+    client: httpx.AsyncClient, query: str
+) -> None:
+    """A property the type lacks in a query option answers 400 with code 0x0."""
+    response = await client.get(f"{API}/accounts?{query}")
+
+    assert response.status_code == 400
+    assert error_of(response) == {
+        "code": "0x0",
+        "message": "Could not find a property named 'Name' on type "
+        "'Microsoft.Dynamics.CRM.account'.",
+    }
+
+
+async def test_binding_an_undeclared_navigation_property_names_the_entity_set(
+    client: httpx.AsyncClient,
+) -> None:
+    """Binding a lookup column's name, not its navigation property, is 0x80048d19."""
+    account = await create(client, "accounts", {"name": "A"})
+
+    response = await client.post(
+        f"{API}/contacts",
+        json={"lastname": "L", "parentcustomerid@odata.bind": f"accounts({account})"},
+    )
+
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "0x80048d19"
+    assert error["message"].startswith(
+        "Error identified in Payload provided by the user for Entity :'contacts'"
+    )
+    assert (
+        "An undeclared property 'parentcustomerid' which only has" in (error["message"])
+    )
+
+
+async def test_posting_to_a_function_finds_no_http_resource(
+    client: httpx.AsyncClient,
+) -> None:
+    """POST to WhoAmI (a function) answers 404 'No HTTP resource', code empty."""
+    response = await client.post(f"{API}/WhoAmI")
+
+    assert response.status_code == 404
+    assert error_of(response) == {
+        "code": "",
+        "message": "No HTTP resource was found that matches the request URI "
+        "'http://dv.test/api/data/v9.2/WhoAmI'.",
+    }
+
+
+async def test_a_too_long_string_is_worded_like_the_service(
+    client: httpx.AsyncClient,
+) -> None:
+    """The length error reads 'occurred.  The length' with two spaces, as sent."""
+    response = await client.post(f"{API}/accounts", json={"name": "x" * 161})
+
+    assert response.status_code == 400
+    assert error_of(response) == {
+        "code": "0x80044331",
+        "message": "A validation error occurred.  The length of the 'name' attribute "
+        "of the 'account' entity exceeded the maximum allowed length of '160'.",
+    }
