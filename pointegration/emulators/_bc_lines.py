@@ -98,6 +98,7 @@ class SalesInvoiceLines(Page):
         line = self.new_record()
         line.update(documentId=invoice["id"], lineType="Comment")
         self._object(line, values, fresh=True)
+        _check_unit_of_measure(line, values)
         line.update({k: v for k, v in values.items() if k not in _LINE_OBJECT})
         line["documentId"] = invoice["id"]
         self._sequence(line, invoice, values.get("sequence", 0))
@@ -123,6 +124,7 @@ class SalesInvoiceLines(Page):
             self._object(changed, values, fresh=False)
         if changed["lineObjectNumber"] != record["lineObjectNumber"]:
             raise dialog('The value for "lineObjectNumber" cannot be modified.')
+        _check_unit_of_measure(changed, values)
         changed.update({k: v for k, v in values.items() if k not in _LINE_OBJECT})
         self._discounts(changed, values)
         record.update(changed)
@@ -224,3 +226,10 @@ class SalesInvoiceLines(Page):
 
 
 _LINE_OBJECT = frozenset({"itemId", "accountId", "lineType", "lineObjectNumber"})
+
+
+def _check_unit_of_measure(line: Record, values: Values) -> None:
+    """VerifyCanUpdateUOM: a unit of measure sent (any value) needs an Item line."""
+    sent = "unitOfMeasureId" in values or "unitOfMeasureCode" in values
+    if sent and line["lineType"] != "Item":
+        raise dialog("Unit of Measure can be set only for lines with type Item.")

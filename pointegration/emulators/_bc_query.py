@@ -10,6 +10,10 @@ refuses or changes on top of it:
   not supported on distinct fields on an OData filter." (the sentence of
   learn: dev-itpro/webservices/odata-known-limitations);
 - ``in`` without ``$schemaversion=2.1``: 400;
+- a function call inside another (``contains(tolower(x), 'a')``) without
+  ``$schemaversion=2.1``: 400. Microsoft says such a filter "either throws an
+  error or returns an undefined result" there (learn: use-filter-expressions-
+  in-odata-uris); the emulator picks the error, whose wording is its own;
 - lambda operators: BC ignores the whole filter, and so does this module;
 - strings compare case-insensitively (BC online's SQL collation), enum
   literals by their encoded name (``'In_x0020_Review'``; the AL name is read
@@ -35,6 +39,7 @@ from pointegration.emulators._bc_contract import EntitySpec
 from pointegration.emulators._bc_errors import BCError
 from pointegration.emulators._odata import (
     And,
+    Call,
     Compare,
     ExpandItem,
     Expr,
@@ -176,11 +181,18 @@ def _filter(spec: EntitySpec, text: str, schema: str) -> Expr | None:
     if schema != "2.1" and any(isinstance(node, In) for node in nodes):
         text = "The 'in' operator is supported only with $schemaversion=2.1."
         raise BCError(400, "BadRequest", text)
+    if schema != "2.1" and any(_nested_call(node) for node in nodes):
+        text = "Nested function calls are supported only with $schemaversion=2.1."
+        raise BCError(400, "BadRequest", text)
     for node in nodes:
         if isinstance(node, Or) and len(properties(node)) > 1:
             raise BCError(400, "BadRequest", _OR_ACROSS_FIELDS)
 
     return _enum_literals(spec, expr)
+
+
+def _nested_call(node: Expr) -> bool:
+    return isinstance(node, Call) and any(isinstance(a, Call) for a in node.args)
 
 
 def _known(spec: EntitySpec, name: str) -> None:

@@ -3,7 +3,8 @@
 Below ``/v2.0/{tenant}/{environment}/api/v2.0`` (or a custom API root) a path
 reads ``companies({companyId})/{entitySet}[({id})[/{navigation}[({id})]]]`` or
 ends in a bound action ``.../{entitySet}({id})/Microsoft.NAV.{action}``. The
-company may also come from ``?company=<id or name>``. Responses carry
+company may also come from ``?company=<id or name>`` or a ``Company`` header
+(as in Microsoft's ``$batch`` example). Responses carry
 ``@odata.context``, every entity its ``@odata.etag``, a single entity also an
 ``ETag`` header; PATCH and DELETE need ``If-Match`` (a current ETag or ``*``).
 A collection path may end in ``/$count`` for the number of matching rows.
@@ -120,7 +121,7 @@ class Router:
             return self._service_document(call)
         if call.segments[0][0] == "companies":
             return self._companies(call)
-        company = call.params.get("company")
+        company = call.params.get("company") or call.headers.get("company")
         if company is None:
             raise BCError(
                 404,

@@ -149,3 +149,91 @@ async def test_posted_only_fields_fail_on_a_draft_even_blank(
         "Posted must be equal to 'Yes'  in Sales Invoice Entity Aggregate: "
         f"No.={invoice['number']}, Posted=No. Current value is 'No'.",
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        pytest.param(
+            {"lineType": "Account", "lineObjectNumber": "40100"},
+            "unitOfMeasureCode",
+            id="account-code",
+        ),
+        pytest.param({"description": "note"}, "unitOfMeasureCode", id="comment-code"),
+        pytest.param(
+            {"lineType": "Account", "lineObjectNumber": "40100"},
+            "unitOfMeasureId",
+            id="account-id",
+        ),
+    ],
+)
+async def test_a_unit_of_measure_is_for_item_lines_only(
+    bc: Bc, line: dict[str, Any], name: str
+) -> None:
+    """VerifyCanUpdateUOM refuses any unit of measure on a line that is not an Item."""
+    customer = await bc.customer()
+    invoice = await bc.invoice(customer)
+    value = "HOUR" if name == "unitOfMeasureCode" else EMPTY
+    response = await bc.post(
+        f"salesInvoices({invoice['id']})/salesInvoiceLines",
+        {**line, "quantity": 1, name: value},
+    )
+
+    assert error_of(response) == (
+        400,
+        "Application_DialogException",
+        "Unit of Measure can be set only for lines with type Item.",
+    )
+
+
+async def test_an_item_line_takes_a_unit_of_measure(bc: Bc) -> None:
+    """An Item line keeps the unitOfMeasureCode the caller gives."""
+    customer = await bc.customer()
+    invoice = await bc.invoice(customer)
+    line = await bc.created(
+        f"salesInvoices({invoice['id']})/salesInvoiceLines",
+        {**CONSULT, "unitOfMeasureCode": "DAY"},
+    )
+
+    assert line["unitOfMeasureCode"] == "DAY"
+
+
+async def test_microsofts_batch_example_names_the_company_in_a_header(bc: Bc) -> None:
+    """Inner requests may name the company by a Company header (use-odata-batch)."""
+    customer = await bc.customer()
+    body = {
+        "requests": [
+            {
+                "method": "PATCH",
+                "url": f"customers({customer['id']})",
+                "headers": {
+                    "Company": "CRONUS USA, Inc.",
+                    "Content-Type": "application/json",
+                    "If-Match": "*",
+                },
+                "body": {"displayName": "Renamed"},
+            }
+        ]
+    }
+    response = await bc.post(f"{bc.root}/$batch", body)
+    answer = response.json()["responses"][0]
+
+    assert (answer["status"], answer["body"]["displayName"]) == (200, "Renamed")
+
+
+@pytest.mark.parametrize(
+    ("schema", "status"),
+    [
+        pytest.param("", 400, id="default-schema"),
+        pytest.param("&$schemaversion=2.1", 200, id="schema-2.1"),
+    ],
+)
+async def test_nested_filter_functions_need_schema_version_2_1(
+    bc: Bc, schema: str, status: int
+) -> None:
+    """contains(tolower(x), ...) is supported only from $schemaversion=2.1."""
+    await bc.customer()
+    query = "$filter=contains(tolower(displayName), 'contoso')"
+    response = await bc.get(f"customers?{query}{schema}")
+
+    assert response.status_code == status
