@@ -42,6 +42,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,11 @@ class MsalTokenProvider:
         self._clock = clock
         self._margin = refresh_margin
         self._token: _Token | None = None
-        self._lock = asyncio.Lock()
+        # One lock per running loop: an asyncio.Lock is tied to the first loop
+        # that waits on it, and a provider may outlive that loop.
+        self._locks: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Lock
+        ] = weakref.WeakKeyDictionary()
 
     @classmethod
     def for_client_credential(
@@ -178,7 +183,8 @@ class MsalTokenProvider:
         cached = self._cached()
         if cached is not None:
             return cached
-        async with self._lock:
+        loop = asyncio.get_running_loop()
+        async with self._locks.setdefault(loop, asyncio.Lock()):
             cached = self._cached()  # another caller may have just acquired one
             if cached is not None:
                 return cached

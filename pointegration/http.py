@@ -40,6 +40,7 @@ import math
 import random
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -231,6 +232,11 @@ class ServiceClient:
     304 are returned; every other outcome raises an
     :class:`~pointegration.errors.IntegrationError` whose ``path`` carries no query
     string. ``sleep``, ``clock``, ``now`` and ``rng`` exist so tests control time.
+
+    It may be built outside any event loop (at import time, as a Functions app
+    may) and used from several loops one after another: each running loop gets
+    its own connection pool and concurrency cap, opened on first use.
+    ``max_concurrency`` therefore caps requests per loop; a process runs one.
     """
 
     def __init__(
@@ -253,20 +259,25 @@ class ServiceClient:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._tokens = tokens
-        self._limit = asyncio.Semaphore(max_concurrency)
+        self._max_concurrency = max_concurrency
         self._sleep = sleep
         self._clock = clock
         self._now = now
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            headers={"Accept": "application/json", **(headers or {})},
-            limits=httpx.Limits(
+        self._client_options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "timeout": httpx.Timeout(timeout),
+            "transport": transport,
+            "headers": {"Accept": "application/json", **(headers or {})},
+            "limits": httpx.Limits(
                 max_connections=max_concurrency,
                 max_keepalive_connections=max_concurrency,
             ),
+        }
+        # Connections and the semaphore belong to the loop that uses them, so each
+        # running loop gets its own; a finished loop's pool is dropped with it.
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = (
+            weakref.WeakKeyDictionary()
         )
 
     async def __aenter__(self) -> ServiceClient:
@@ -276,8 +287,24 @@ class ServiceClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
+        """Close the connection pool of the running loop; a later request opens one."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.http.aclose()
+
+    def _pool(self) -> _Pool:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            for finished in [other for other in self._pools if other.is_closed()]:
+                del self._pools[finished]
+            pool = _Pool(
+                httpx.AsyncClient(**self._client_options),
+                asyncio.Semaphore(self._max_concurrency),
+            )
+            self._pools[loop] = pool
+
+        return pool
 
     async def request(
         self,
@@ -357,7 +384,7 @@ class ServiceClient:
         )
 
     async def _attempt(self, request: _Request, *, idempotent: bool) -> httpx.Response:
-        async with self._limit:
+        async with self._pool().limit:
             response = await self._send_authenticated(request, idempotent=idempotent)
         if response.is_success or response.status_code == 304:
             return response
@@ -409,7 +436,7 @@ class ServiceClient:
         }
         started = self._clock()
         try:
-            response = await self._http.request(
+            response = await self._pool().http.request(
                 request.method,
                 request.url,
                 params=request.params,
@@ -471,6 +498,14 @@ class ServiceClient:
             return error_type(message, retry_after=retry_after, **context)
 
         return error_type(message, **context)
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """What one event loop sends with: its connections and its concurrency cap."""
+
+    http: httpx.AsyncClient
+    limit: asyncio.Semaphore
 
 
 @dataclass(frozen=True)
