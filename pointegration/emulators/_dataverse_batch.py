@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from pointegration import _json
 from pointegration.emulators._asgi import Response
-from pointegration.emulators._dataverse_entities import ApiRequest
+from pointegration.emulators._dataverse_entities import ApiRequest, Created
 from pointegration.emulators._dataverse_errors import QUERY, DataverseError
 from pointegration.emulators._dataverse_urls import API_PREFIX
 
@@ -251,6 +251,8 @@ class _Runner:
         except DataverseError as exc:
             return _error(exc)
         entity = response.headers.get("odata-entityid")
+        if isinstance(response, Created):
+            entity = response.entity_url
         if part.content_id and entity:
             self.entity_ids[part.content_id] = entity
 

@@ -49,9 +49,10 @@ from pointegration.emulators._dataverse_store import Row
 from pointegration.emulators._dataverse_urls import Segment
 from pointegration.emulators._dataverse_values import Ref
 
-__all__ = ["ApiRequest", "EntityApi", "entity_url"]
+__all__ = ["ApiRequest", "Created", "EntityApi", "entity_url"]
 
 API_PATH = "/api/data/v9.2/"
+JSON_CONTENT_TYPE = "application/json; odata.metadata=minimal"
 
 
 @dataclass
@@ -100,6 +101,13 @@ class ApiRequest:
             raise DataverseError(
                 400, BAD_PAYLOAD, "The request body is not valid JSON."
             ) from None
+
+
+@dataclass
+class Created(Response):
+    """A create's answer, with the new row's URL even when no header carries it."""
+
+    entity_url: str = ""
 
 
 def entity_url(request: ApiRequest, table: Table, record_id: str) -> str:
@@ -221,12 +229,19 @@ class EntityApi:
         return f"{request.service_root}$metadata#{resource}{shape}"
 
     def _created(self, request: ApiRequest, table: Table, row: Row) -> Response:
-        record_id = row[table.primary_id]
-        headers = {"odata-entityid": entity_url(request, table, record_id)}
+        """204 with ``OData-EntityId``; or 201 with the row, which a POST sends
+        without that header (create-entity-web-api.md, "Create with data
+        returned"). The URL stays on the response for ``$batch`` references.
+        """
+        url = entity_url(request, table, row[table.primary_id])
+        headers = {"odata-entityid": url}
         if request.prefer.get("return") == "representation":
-            return self._representation(request, table, row, 201, headers)
+            if request.method == "POST":
+                headers = {}
+            shown = self._representation(request, table, row, 201, headers)
+            return Created(shown.status, shown.body, shown.headers, entity_url=url)
 
-        return Response(204, b"", headers)
+        return Created(204, b"", headers, entity_url=url)
 
     def _representation(
         self,
@@ -237,6 +252,9 @@ class EntityApi:
         headers: dict[str, str],
     ) -> Response:
         query = self.reader.query(table, request.query, request.aliases)
+        if request.method == "PATCH":
+            # update-delete-entities-using-web-api.md: a PATCH ignores $expand.
+            query.expand = []
         annotate = annotation_filter(request.prefer.get("odata.include-annotations"))
         payload = {
             "@odata.context": self._context(request, query, table.entity_set)
@@ -274,7 +292,8 @@ class EntityApi:
         unchanged = request.headers.get("if-none-match") == _etag(row)
         plain = not query.expand and "odata.include-annotations" not in request.prefer
         if unchanged and plain:
-            return Response(304, b"", {"etag": _etag(row)})
+            headers = {"content-type": JSON_CONTENT_TYPE, "etag": _etag(row)}
+            return Response(304, b"", headers)
         annotate = annotation_filter(request.prefer.get("odata.include-annotations"))
         payload = {
             "@odata.context": self._context(request, query, table.entity_set)

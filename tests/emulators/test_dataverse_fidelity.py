@@ -123,3 +123,62 @@ async def test_a_too_long_string_is_worded_like_the_service(
         "message": "A validation error occurred.  The length of the 'name' attribute "
         "of the 'account' entity exceeded the maximum allowed length of '160'.",
     }
+
+
+# --- Headers and representations ---------------------------------------------------
+
+
+async def test_create_with_representation_has_no_entity_id_header(
+    client: httpx.AsyncClient,
+) -> None:
+    """A 201 create returns the row and Preference-Applied, but no OData-EntityId."""
+    response = await client.post(
+        f"{API}/accounts",
+        json={"name": "A"},
+        headers={"Prefer": "return=representation"},
+    )
+
+    assert response.status_code == 201
+    assert "OData-EntityId" not in response.headers
+    assert response.headers["Preference-Applied"] == "return=representation"
+    assert response.json()["name"] == "A"
+
+
+async def test_update_with_representation_ignores_expand(
+    client: httpx.AsyncClient,
+) -> None:
+    """A PATCH with return=representation answers 200 and ignores $expand."""
+    contact = await create(client, "contacts", {"lastname": "L"})
+    account = await create(
+        client,
+        "accounts",
+        {"name": "A", "primarycontactid@odata.bind": f"/contacts({contact})"},
+    )
+
+    response = await client.patch(
+        f"{API}/accounts({account})?$select=name&$expand=primarycontactid($select=lastname)",
+        json={"name": "B"},
+        headers={"Prefer": "return=representation"},
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["name"] == "B"
+    assert "primarycontactid" not in body
+
+
+async def test_not_modified_carries_the_json_content_type(
+    client: httpx.AsyncClient,
+) -> None:
+    """A 304 answer has Content-Type application/json; odata.metadata=minimal."""
+    account = await create(client, "accounts", {"name": "A"})
+    etag = (await client.get(f"{API}/accounts({account})")).json()["@odata.etag"]
+
+    response = await client.get(
+        f"{API}/accounts({account})", headers={"If-None-Match": etag}
+    )
+
+    assert response.status_code == 304
+    assert (
+        response.headers["Content-Type"] == "application/json; odata.metadata=minimal"
+    )
