@@ -237,3 +237,40 @@ async def test_nested_filter_functions_need_schema_version_2_1(
     response = await bc.get(f"customers?{query}{schema}")
 
     assert response.status_code == status
+
+
+async def test_posting_in_a_snapshot_batch_commits_what_came_before(bc: Bc) -> None:
+    """Sales-Post commits, so a later failure cannot undo the post or earlier writes."""
+    customer = await bc.customer()
+    invoice = await bc.invoice(customer, CONSULT)
+    customer_path = f"customers({customer['id']})"
+    prefix = f"companies({bc.emulator.company_id})"
+    requests = [
+        {
+            "method": "PATCH",
+            "id": "1",
+            "url": f"{prefix}/{customer_path}",
+            "headers": {"If-Match": "*"},
+            "body": {"displayName": "Before the post"},
+        },
+        {
+            "method": "POST",
+            "id": "2",
+            "url": f"{prefix}/salesInvoices({invoice['id']})/Microsoft.NAV.post",
+        },
+        {
+            "method": "PATCH",
+            "id": "3",
+            "url": f"{prefix}/{customer_path}",
+            "headers": {"If-Match": "*"},
+            "body": {"blocked": "Nope"},
+        },
+    ]
+    response = await bc.post(
+        f"{bc.root}/$batch", {"requests": requests}, headers={"Isolation": "snapshot"}
+    )
+    posted = (await bc.get(f"salesInvoices({invoice['id']})")).json()
+    renamed = (await bc.get(customer_path)).json()
+
+    assert [r["status"] for r in response.json()["responses"]] == [200, 204, 400]
+    assert (posted["status"], renamed["displayName"]) == ("Open", "Before the post")
