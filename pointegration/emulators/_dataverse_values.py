@@ -38,6 +38,7 @@ _INT32 = (-2_147_483_648, 2_147_483_647)
 _MONEY_LIMIT = Decimal("922337203685477")
 _DECIMAL_LIMIT = Decimal("100000000000")
 _RANGE = "0x8004431a"
+_MONEY_SCALE = Decimal("0.0001")
 
 
 @dataclass(frozen=True)
@@ -171,11 +172,18 @@ def _date(attribute: Attribute, value: Any) -> date:
 
 
 def wire(attribute: Attribute, value: Any) -> Any:
-    """The JSON form of stored ``value`` (lookups as their id)."""
+    """The JSON form of stored ``value`` (lookups as their id).
+
+    Money is stored rounded to its column's precision but read back with the
+    four decimal places of SQL ``money``, as the service's samples show it
+    (``"revenue": 5000000.0000`` in create-entity-web-api.md).
+    """
     if value is None:
         return None
     if isinstance(value, Ref):
         return value.id
+    if attribute.kind == "money" and isinstance(value, Decimal):
+        return value.quantize(_MONEY_SCALE)
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date):

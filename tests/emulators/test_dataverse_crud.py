@@ -278,7 +278,7 @@ async def test_money_and_dates_keep_their_exact_form(client: httpx.AsyncClient) 
         f"{API}/invoices({invoice})?$select=totalamount,duedate,pobc_bcsyncedon"
     )
 
-    assert '"totalamount":1234.57' in response.text
+    assert '"totalamount":1234.5700' in response.text
     body = response.json()
     assert body["duedate"] == "2025-02-14"
     assert body["pobc_bcsyncedon"] == "2025-01-15T09:11:12Z"

@@ -9,12 +9,15 @@ support article "Troubleshoot Dataverse Web API client errors".
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
 
+from pointegration import _json
 from pointegration.emulators.dataverse import DataverseEmulator
 from tests.emulators.test_dataverse_support import (
+    ANNOTATIONS,
     API,
     api_client,
     create,
@@ -182,3 +185,26 @@ async def test_not_modified_carries_the_json_content_type(
     assert (
         response.headers["Content-Type"] == "application/json; odata.metadata=minimal"
     )
+
+
+# --- Values ----------------------------------------------------------------------
+
+
+async def test_money_reads_back_with_four_decimal_places(
+    client: httpx.AsyncClient,
+) -> None:
+    """Money is rounded to its precision but written with scale 4, as SQL money."""
+    created = await client.post(
+        f"{API}/invoices",
+        content=_json.dumps({"name": "I", "totalamount": Decimal("1234.565")}),
+        headers={"Content-Type": "application/json"},
+    )
+    invoice = created.headers["OData-EntityId"].rsplit("(", 1)[1].rstrip(")")
+
+    response = await client.get(
+        f"{API}/invoices({invoice})?$select=totalamount", headers=ANNOTATIONS
+    )
+
+    assert '"totalamount":1234.5700' in response.text
+    formatted = "totalamount@OData.Community.Display.V1.FormattedValue"
+    assert response.json()[formatted] == "$1,234.57"
