@@ -182,7 +182,9 @@ class EntityApi:
         token = request.query.get("$skiptoken")
         cookie = paging.read_skiptoken(token, len(ordering)) if token else None
         remaining = paging.page_after(rows, cookie, ordering, self.reader.resolve)
-        limit = query.top if query.top is not None else size or self.max_page_size
+        # page-results.md: with Prefer odata.maxpagesize, $top is ignored.
+        top = query.top if size is None else None
+        limit = top if top is not None else size or self.max_page_size
         page = remaining[:limit]
         payload: dict[str, Any] = {
             "@odata.context": self._context(request, query, context)
@@ -190,7 +192,7 @@ class EntityApi:
         if query.count:
             payload["@odata.count"] = min(total, 5000)
         payload["value"] = [self.reader.render(query, row, annotate) for row in page]
-        if query.top is None and len(remaining) > len(page):
+        if top is None and len(remaining) > len(page):
             number = cookie.page if cookie else 1
             skiptoken = paging.make_cookie(
                 number, page[-1], ordering, self.reader.resolve

@@ -208,3 +208,22 @@ async def test_money_reads_back_with_four_decimal_places(
     assert '"totalamount":1234.5700' in response.text
     formatted = "totalamount@OData.Community.Display.V1.FormattedValue"
     assert response.json()[formatted] == "$1,234.57"
+
+
+# --- Paging ----------------------------------------------------------------------
+
+
+async def test_top_is_ignored_when_a_page_size_is_asked_for(
+    client: httpx.AsyncClient, emulator: DataverseEmulator
+) -> None:
+    """With Prefer odata.maxpagesize, $top is ignored and the rows page."""
+    await emulator.seed({"accounts": [{"name": f"A{n}"} for n in range(5)]})
+
+    response = await client.get(
+        f"{API}/accounts?$select=name&$top=1",
+        headers={"Prefer": "odata.maxpagesize=2"},
+    )
+
+    body = response.json()
+    assert [row["name"] for row in body["value"]] == ["A0", "A1"]
+    assert "@odata.nextLink" in body
