@@ -317,12 +317,16 @@ class ServiceClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         record_id: str | None = None,
+        accept: Callable[[httpx.Response], bool] | None = None,
     ) -> httpx.Response:
         """Send one request with retries; see the module docstring for the rules.
 
         ``url`` is absolute or relative to the base URL. ``idempotent`` overrides
         the method's default when a POST is known to be safe to repeat (a bound
-        action that checks state, a ``$batch`` of reads).
+        action that checks state, a ``$batch`` of reads). ``accept`` marks failed
+        responses the caller reads itself: one it returns True for is returned
+        as it is, never retried (a ``$batch`` whose status is that of a part,
+        with the parts before it already committed). A 401 is never accepted.
         """
         method = method.upper()
         if idempotent is None:
@@ -347,7 +351,9 @@ class ServiceClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(request, idempotent=idempotent)
+                    return await self._attempt(
+                        request, idempotent=idempotent, accept=accept
+                    )
         except _Retry as exhausted:
             raise exhausted.error from exhausted.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")
@@ -383,10 +389,18 @@ class ServiceClient:
             record_id=request.record_id,
         )
 
-    async def _attempt(self, request: _Request, *, idempotent: bool) -> httpx.Response:
+    async def _attempt(
+        self,
+        request: _Request,
+        *,
+        idempotent: bool,
+        accept: Callable[[httpx.Response], bool] | None,
+    ) -> httpx.Response:
         async with self._pool().limit:
             response = await self._send_authenticated(request, idempotent=idempotent)
         if response.is_success or response.status_code == 304:
+            return response
+        if accept is not None and accept(response):
             return response
 
         error = self._error_from(request, response)

@@ -55,6 +55,7 @@ __all__ = [
     "decode_batch",
     "encode_batch",
     "entity_id_from",
+    "not_run",
 ]
 
 #: Dataverse accepts at most this many requests in one ``$batch``.
@@ -299,22 +300,31 @@ def decode_batch(
     """One :class:`BatchResult` per operation from a ``$batch`` response.
 
     ``first_index`` numbers the results when a long list went out in several
-    batches. Raises :class:`IntegrationError` when the response cannot be read
-    or does not answer every operation.
+    batches. Without ``odata.continue-on-error`` Dataverse stops at the first
+    failing part and answers only up to it: the operations after it never ran
+    and carry a :class:`~pointegration.errors.RetryableError` coded
+    ``batch_not_run``. Raises :class:`IntegrationError` when the response cannot
+    be read or leaves operations unanswered for another reason.
     """
     now = now or datetime.now(UTC)
     answers = _responses(content_type, content)
     if atomic:
         return _changeset_results(answers, operations, base_path, first_index, now)
-    if len(answers) != len(operations):
+    stopped = 0 < len(answers) < len(operations) and answers[-1].status >= 400
+    if len(answers) != len(operations) and not stopped:
         raise _unexpected(
             f"$batch answered {len(answers)} parts for {len(operations)} operations"
         )
 
-    return [
+    results = [
         _result(first_index + n, op, answer, base_path, now)
-        for n, (op, answer) in enumerate(zip(operations, answers, strict=True))
+        for n, (op, answer) in enumerate(zip(operations, answers, strict=False))
     ]
+    failed_at = first_index + len(answers) - 1
+    for n in range(len(answers), len(operations)):
+        results.append(not_run(first_index + n, operations[n], failed_at, base_path))
+
+    return results
 
 
 @dataclass(frozen=True)
@@ -395,6 +405,9 @@ def _split(content_type: str, content: bytes) -> list[tuple[httpx.Headers, bytes
 
 
 def _headers_and_body(part: bytes) -> tuple[httpx.Headers, bytes]:
+    empty_head = re.match(rb"\r?\n", part)
+    if empty_head:
+        return httpx.Headers(), part[empty_head.end() :]
     pieces = re.split(rb"\r?\n\r?\n", part, maxsplit=1)
     head = pieces[0].decode("utf-8", errors="replace")
     body = pieces[1] if len(pieces) > 1 else b""
@@ -455,6 +468,22 @@ def _changeset_results(
         results.append(result)
 
     return results
+
+
+def not_run(
+    index: int, op: Operation, failed_index: int, base_path: str
+) -> BatchResult:
+    """An operation Dataverse never ran: the batch stopped at an earlier failure."""
+    error = RetryableError(
+        f"not run: the $batch stopped at the failure of operation {failed_index}",
+        code="batch_not_run",
+        system=SYSTEM,
+        method=op.method,
+        path=f"{base_path}/{op.url}".split("?", 1)[0],
+        record_id=op.record_id,
+    )
+
+    return BatchResult(index, 0, httpx.Headers(), None, error, None)
 
 
 def _rolled_back(result: BatchResult, failed_index: int | None) -> BatchResult:

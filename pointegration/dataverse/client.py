@@ -13,12 +13,14 @@ documentation recommends. Ids and entity-set names are validated before anything
 is sent (:class:`~pointegration.errors.PayloadValidationError`). Responses are
 parsed with exact decimals.
 
-Limitations: a ``$batch`` sent with ``continue_on_error=False`` that hits a failing
-part is answered by Dataverse with that part's status for the whole batch; the
-error raised then carries the status but not the part's message, and the batch
-is not parsed. A 429 or 503 for a whole ``$batch`` is retried by the
-``ServiceClient`` like any request; parts failing inside a 200 batch are not
-retried.
+A ``$batch`` sent with ``continue_on_error=False`` that hits a failing part is
+answered by Dataverse with that part's status for the whole batch and the parts
+up to it; the client reads those parts (the ones before committed) instead of
+raising or retrying the batch, and marks the operations after it not run.
+
+Limitation: a 429 or 503 for a whole ``$batch`` answered without parts is
+retried by the ``ServiceClient`` like any request; parts failing inside a batch
+are not retried.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pointegration.dataverse.batch import (
     decode_batch,
     encode_batch,
     entity_id_from,
+    not_run,
     select_list,
 )
 from pointegration.dataverse.models import DataverseRow, WhoAmI
@@ -406,8 +409,10 @@ class DataverseClient:
         Not atomic: up to 1000 operations per request, more are split into
         several requests sent one after another. ``continue_on_error`` sends
         ``Prefer: odata.continue-on-error`` so one failure does not stop the
-        rest. Atomic: every operation in one change set (at most 1000, no GET);
-        all commit or none. Failed parts are not retried here.
+        rest; without it Dataverse stops at the first failure, and the operations
+        after it carry a retryable ``batch_not_run`` error. Atomic: every
+        operation in one change set (at most 1000, no GET); all commit or none.
+        Failed parts are not retried here.
         """
         pending = list(operations)
         if atomic and len(pending) > MAX_OPERATIONS:
@@ -419,6 +424,13 @@ class DataverseClient:
         results: list[BatchResult] = []
         for start in range(0, len(pending), MAX_OPERATIONS):
             chunk = pending[start : start + MAX_OPERATIONS]
+            stopped_at = next((r.index for r in results if not r.ok), None)
+            if stopped_at is not None and not continue_on_error:
+                results += [
+                    not_run(start + n, op, stopped_at, self._base_path)
+                    for n, op in enumerate(chunk)
+                ]
+                continue
             results += await self._send_batch(
                 chunk, start, atomic=atomic, continue_on_error=continue_on_error
             )
@@ -473,6 +485,7 @@ class DataverseClient:
             content=content,
             headers=headers,
             idempotent=all(op.method == "GET" for op in chunk),
+            accept=_answered_in_parts,
         )
         results = decode_batch(
             response.headers.get("Content-Type", ""),
@@ -516,6 +529,18 @@ class DataverseClient:
         netloc = self._base.netloc.decode("ascii")
 
         return f"{self._base.scheme}://{netloc}{url.raw_path.decode('ascii')}"
+
+
+def _answered_in_parts(response: httpx.Response) -> bool:
+    """A failed ``$batch`` answered part by part: the parts say what happened.
+
+    Without continue-on-error Dataverse gives the batch the status of the part it
+    stopped at; the parts before it committed, so the batch must not be sent
+    again nor reported as one failure.
+    """
+    content_type = str(response.headers.get("Content-Type", ""))
+
+    return content_type.lower().startswith("multipart/")
 
 
 def _prefer(page_size: int | None, annotations: bool | str) -> str | None:

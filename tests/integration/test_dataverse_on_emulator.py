@@ -144,6 +144,28 @@ async def test_batch_with_continue_on_error_reports_each_part(
     assert results[2].entity_id
 
 
+async def test_batch_without_continue_on_error_stops_at_the_failure(
+    dataverse: DataverseClient, emulators: Emulators
+) -> None:
+    """A stopped batch reports the committed part, the failure and the part not run."""
+    operations = [
+        Operation.create("accounts", {"name": "Before"}),
+        Operation.create("accounts", {"name": "Bad", "nosuchcolumn": 1}),
+        Operation.create("accounts", {"name": "After"}),
+    ]
+
+    results = await dataverse.batch(operations, continue_on_error=False)
+
+    assert results[0].ok
+    assert results[0].entity_id
+    assert isinstance(results[1].error, RejectedError)
+    assert results[2].error is not None
+    assert results[2].error.code == "batch_not_run"
+    names = {r["name"] for r in emulators.dataverse.rows("account")}
+    assert "Before" in names
+    assert "After" not in names
+
+
 async def test_who_am_i_names_the_application_user(
     dataverse: DataverseClient, emulators: Emulators
 ) -> None:
