@@ -6,7 +6,9 @@ The request body is read as the Web API documents it: parts separated by the
 absolute or ``/api/data/v9.2/`` URL, headers, blank line, JSON body), or a
 nested ``multipart/mixed`` change set whose parts succeed or fail together. A
 part's ``Content-ID`` may be referenced later in the same change set as ``$n``,
-in a URL (``$1/invoice_details``) or as an ``@odata.bind`` value.
+in a URL (``$1/invoice_details``) or as an ``@odata.bind`` or ``@odata.id``
+value. The body must end with a line break (CRLF, or two bare LFs), as the
+service needs; otherwise it answers "Stream was not readable".
 
 The whole body is read before anything runs, so a malformed batch (more than
 1000 requests, a GET inside a change set, an undeclared ``$n``, a nested
@@ -15,7 +17,12 @@ in its own transaction and each change set in one transaction. Without
 ``Prefer: odata.continue-on-error`` the first failure ends the batch and the
 batch answers with that failure's status (the parts up to it included); with it
 the batch answers 200 and every failure is a part of its own. A failed change
-set is answered by a single part: the failing request's error.
+set is answered by a single part: the failing request's error. Error parts carry
+``REQ_ID``, as the service's do.
+
+Limitation: the documentation shows a stopped batch only when its first request
+failed, so whether the service also returns the parts that ran before the
+failure is unconfirmed; so is the shape of a failed change set's answer.
 """
 
 from __future__ import annotations
@@ -30,7 +37,11 @@ from urllib.parse import urlsplit
 from pointegration import _json
 from pointegration.emulators._asgi import Response
 from pointegration.emulators._dataverse_entities import ApiRequest, Created
-from pointegration.emulators._dataverse_errors import QUERY, DataverseError
+from pointegration.emulators._dataverse_errors import (
+    BAD_PAYLOAD,
+    QUERY,
+    DataverseError,
+)
 from pointegration.emulators._dataverse_urls import API_PREFIX
 
 __all__ = ["MAX_REQUESTS", "run_batch"]
@@ -157,14 +168,61 @@ def _validate(items: list[_Part | _ChangeSet]) -> None:
                     "request in a change set. Requests in change sets only support "
                     "the HTTP methods 'POST', 'PUT', 'DELETE', and 'PATCH'."
                 )
-            reference = _REFERENCE.match(part.url)
-            if reference and reference.group(1) not in declared:
-                raise _bad(
-                    f"Content-ID Reference: '${reference.group(1)}' does not exist "
-                    "in the batch context."
-                )
+            for name in _references(part):
+                if name not in declared:
+                    raise _bad(
+                        f"Content-ID Reference: '${name}' does not exist in the "
+                        "batch context."
+                    )
             if part.content_id:
                 declared.add(part.content_id)
+
+
+def _references(part: _Part) -> list[str]:
+    """The Content-IDs ``part`` refers to: in its URL and as bind or id values."""
+    names = []
+    reference = _REFERENCE.match(part.url)
+    if reference:
+        names.append(reference.group(1))
+    try:
+        document = _json.loads(part.body) if part.body else None
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        for key, value in document.items():
+            bound = key.endswith("@odata.bind") or key == "@odata.id"
+            match = _REFERENCE.fullmatch(value) if isinstance(value, str) else None
+            if bound and match:
+                names.append(match.group(1))
+
+    return names
+
+
+def _unreadable(items: list[_Part | _ChangeSet]) -> Response:
+    """The service's answer to a body whose last line has no line break.
+
+    Microsoft's support article ("Troubleshoot Dataverse Web API client
+    errors") shows a 400 batch whose only part is 0x80048d19 "Stream was not
+    readable" and names CRLF line endings as the cure; a body that ends with a
+    CRLF, or with two bare LFs, is read. Limitation: which requests ran before
+    the failure is not documented; here none does.
+    """
+    last = items[-1]
+    part = last.parts[-1] if isinstance(last, _ChangeSet) else last
+    entity_set = urlsplit(part.url).path.rsplit("/", 1)[-1].split("(")[0]
+    error = DataverseError(
+        400,
+        BAD_PAYLOAD,
+        "Error identified in Payload provided by the user for Entity "
+        f":'{entity_set}', For more information on this error please follow "
+        "this help link https://go.microsoft.com/fwlink/?linkid=2195293 ---->  "
+        "InnerException : System.ArgumentException: Stream was not readable.",
+    )
+    boundary = f"batchresponse_{uuid.uuid4()}"
+    body = f"--{boundary}\r\n{_render(_error(error), None)}\r\n--{boundary}--\r\n"
+    headers = {"content-type": f"multipart/mixed; boundary={boundary}"}
+
+    return Response(400, body.encode("utf-8"), headers)
 
 
 def _status_line(status: int) -> str:
@@ -187,7 +245,11 @@ def _render(response: Response, content_id: str | None) -> str:
 
 
 def _canonical(name: str) -> str:
-    special = {"odata-version": "OData-Version", "odata-entityid": "OData-EntityId"}
+    special = {
+        "odata-version": "OData-Version",
+        "odata-entityid": "OData-EntityId",
+        "req_id": "REQ_ID",
+    }
 
     return special.get(name, "-".join(w.capitalize() for w in name.split("-")))
 
@@ -261,7 +323,10 @@ class _Runner:
 
 def _error(exc: DataverseError) -> Response:
     body = _json.dumps(exc.body()).encode("utf-8")
-    headers = {"content-type": "application/json; odata.metadata=minimal"}
+    headers = {
+        "req_id": str(uuid.uuid4()),
+        "content-type": "application/json; odata.metadata=minimal",
+    }
 
     return Response(exc.status, body, headers)
 
@@ -278,6 +343,8 @@ def run_batch(
     if call.method != "POST":
         raise DataverseError(405, QUERY, "$batch accepts only POST.")
     items = _read(call.headers.get("content-type", ""), call.body)
+    if items and not call.body.endswith((b"\r\n", b"\n\n")):
+        return _unreadable(items)
     keep_going = "odata.continue-on-error" in call.prefer
     runner = _Runner(call, execute, begin, commit, rollback)
     boundary = f"batchresponse_{uuid.uuid4()}"

@@ -8,6 +8,7 @@ support article "Troubleshoot Dataverse Web API client errors".
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -16,6 +17,14 @@ import pytest
 
 from pointegration import _json
 from pointegration.emulators.dataverse import DataverseEmulator
+from tests.emulators.test_dataverse_batch import (
+    BATCH,
+    change_set,
+    multipart,
+    post_batch,
+    request_part,
+    statuses,
+)
 from tests.emulators.test_dataverse_support import (
     ANNOTATIONS,
     API,
@@ -227,3 +236,65 @@ async def test_top_is_ignored_when_a_page_size_is_asked_for(
     body = response.json()
     assert [row["name"] for row in body["value"]] == ["A0", "A1"]
     assert "@odata.nextLink" in body
+
+
+# --- $batch ----------------------------------------------------------------------
+
+
+async def test_an_undeclared_content_id_is_worded_like_the_service(
+    client: httpx.AsyncClient,
+) -> None:
+    """Referencing $1 before it is declared answers 400 naming the batch context."""
+    response = await post_batch(
+        client,
+        [
+            change_set(
+                [request_part("POST", f"{API}/invoicedetails", {"x@odata.bind": "$1"})]
+            )
+        ],
+    )
+
+    assert response.status_code == 400
+    assert "Content-ID Reference: '$1' does not exist in the batch context." in (
+        response.text
+    )
+
+
+async def test_a_failed_batch_part_carries_a_request_id(
+    client: httpx.AsyncClient,
+) -> None:
+    """An error part has REQ_ID, Content-Type and OData-Version headers."""
+    response = await post_batch(
+        client, [request_part("POST", f"{API}/accounts", {"name": "x" * 161})]
+    )
+
+    assert statuses(response) == [400]
+    part = response.text.split("HTTP/1.1 400 Bad Request\r\n", 1)[1]
+    head = part.split("\r\n\r\n", 1)[0].split("\r\n")
+    assert any(re.fullmatch(r"REQ_ID: [0-9a-f-]{36}", line) for line in head)
+    assert "Content-Type: application/json; odata.metadata=minimal" in head
+    assert "OData-Version: 4.0" in head
+
+
+@pytest.mark.parametrize(
+    ("ending", "status"),
+    [("\r\n", 200), ("\n\n", 200), ("", 400), ("\n", 400)],
+    ids=["crlf", "two-lf", "none", "one-lf"],
+)
+async def test_a_batch_must_end_with_a_line_break(
+    client: httpx.AsyncClient, ending: str, status: int
+) -> None:
+    """A batch whose last line lacks CRLF (or two LFs) fails: stream not readable."""
+    parts = [request_part("POST", f"{API}/accounts", {"name": "A"})]
+    body = multipart(BATCH, parts).removesuffix("\r\n") + ending
+
+    response = await client.post(
+        f"{API}/$batch",
+        content=body,
+        headers={"Content-Type": f'multipart/mixed; boundary="{BATCH}"'},
+    )
+
+    assert response.status_code == status
+    if status == 400:
+        assert "0x80048d19" in response.text
+        assert "Stream was not readable." in response.text
