@@ -409,10 +409,11 @@ def _result(
     api_root: str,
     now: Callable[[], datetime],
 ) -> BatchResult:
-    if part is None:
+    status = part.get("status") if part is not None else None
+    if part is None or not isinstance(status, int) or isinstance(status, bool):
         lost = RequestTimeoutError(
-            f"BC's $batch answer has no response for operation {request_id}; "
-            "it may or may not have been applied",
+            f"BC's $batch answer has no readable response for operation "
+            f"{request_id}; it may or may not have been applied",
             system="bc",
             method=op.method,
             path=_inner_path(op, api_root),
@@ -420,9 +421,12 @@ def _result(
         )
         return BatchResult(request_id, 0, {}, None, lost)
 
-    status = int(part.get("status") or 0)
-    raw_headers = part.get("headers") or {}
-    headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+    raw_headers = part.get("headers")
+    headers = (
+        {str(k).lower(): str(v) for k, v in raw_headers.items()}
+        if isinstance(raw_headers, Mapping)
+        else {}
+    )
     body = part.get("body")
     error = None
     if not 200 <= status < 300:

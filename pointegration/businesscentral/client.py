@@ -339,18 +339,26 @@ class BusinessCentralClient:
         while next_url is not None:
             response = await self.service.request("GET", next_url, headers=headers)
             page = _object(response)
-            for row in page.get("value") or ():
+            rows = page.get("value", [])
+            if not isinstance(rows, builtins.list) or not all(
+                isinstance(row, dict) for row in rows
+            ):
+                raise _unreadable(response, "has no value array of records")
+            for row in rows:
                 if top is not None and sent >= top:
                     return
                 sent += 1
                 yield row
-            next_url = self._next_link(next_url, page.get("@odata.nextLink"))
+            link = page.get("@odata.nextLink")
+            if link is not None and not isinstance(link, str):
+                raise _unreadable(response, "has a nextLink that is no URL")
+            next_url = self._next_link(next_url, link)
 
-    def _next_link(self, current: str, link: Any) -> str | None:
+    def _next_link(self, current: str, link: str | None) -> str | None:
         """The next page's absolute URL, refusing one that leaves BC's host."""
         if not link:
             return None
-        target = httpx.URL(current).join(str(link))
+        target = httpx.URL(current).join(link)
         base = httpx.URL(self.service.base_url)
         if (target.scheme, target.host, target.port) != (
             base.scheme,

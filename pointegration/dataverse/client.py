@@ -515,8 +515,10 @@ class DataverseClient:
         if not isinstance(rows, list):
             raise _unexpected("a query answered without a value array", response)
         next_link = body.get("@odata.nextLink")
+        if next_link is not None and not isinstance(next_link, str):
+            raise _unexpected("a query answered a nextLink that is no URL", response)
 
-        return Page(rows, next_link if isinstance(next_link, str) else None, prefer)
+        return Page(rows, next_link, prefer)
 
     def _on_our_host(self, link: str) -> str:
         url = httpx.URL(link)

@@ -119,6 +119,11 @@ class DataverseRow(BaseModel):
         The error names the entity set, the record and the failing columns, never
         their values.
         """
+        if not isinstance(row, Mapping):
+            raise PayloadValidationError(
+                f"{cls.ENTITY_SET} row is not a JSON object but {type(row).__name__}",
+                system="dataverse",
+            )
         try:
             return cls.model_validate(row)
         except ValidationError as exc:
