@@ -458,8 +458,17 @@ _HINTS = {
 
 
 def _shown(url: str) -> str:
-    """`` 'url'`` for a problem message, or nothing when it may hold credentials."""
-    return "" if "@" in url else f" {url!r}"
+    """`` 'url'`` for a problem message, without anything that may be a credential.
+
+    A query or fragment (a SAS token, a function key) becomes ``?...``; a URL with
+    user info is not shown at all.
+    """
+    if "@" in url:
+        return ""
+    base = re.split(r"[?#]", url, maxsplit=1)[0]
+    shown = base if base == url else f"{base}?..."
+
+    return f" {shown!r}"
 
 
 def _url_problem(value: str) -> str | None:
