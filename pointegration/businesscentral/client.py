@@ -47,6 +47,7 @@ from pointegration.businesscentral.models import (
 )
 from pointegration.errors import (
     ConfigurationError,
+    DataError,
     PayloadValidationError,
     ServiceUnavailableError,
     SettingsError,
@@ -163,6 +164,35 @@ class BusinessCentralClient:
         response = await self.service.request("GET", url, record_id=str(id))
 
         return _object(response)
+
+    async def find_one(
+        self,
+        entity_set: str,
+        filter: str,
+        *,
+        select: str | None = None,
+        expand: str | None = None,
+    ) -> dict[str, Any] | None:
+        """The one record matching ``filter``, or None when there is none.
+
+        For lookups by a key meant to be unique (a customer ``number``, an
+        invoice's ``externalDocumentNumber``); two matches raise
+        :class:`~pointegration.errors.DataError` rather than pick one.
+        """
+        rows = [
+            row
+            async for row in self.list(
+                entity_set, filter=filter, select=select, expand=expand, top=2
+            )
+        ]
+        if len(rows) > 1:
+            raise DataError(
+                f"{entity_set}: more than one record matches {filter}",
+                code="ambiguous_match",
+                system="bc",
+            )
+
+        return rows[0] if rows else None
 
     async def contacts_information(
         self, customer_id: str | UUID

@@ -45,3 +45,29 @@ async def test_a_next_link_that_is_not_text_ends_in_an_error_not_a_loop() -> Non
         [row async for row in make_client(handler).list("customers")]
 
     assert len(seen) == 1
+
+
+async def test_find_one_returns_the_single_match_or_none() -> None:
+    """find_one asks for two rows and gives the only one, or None when none match."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        rows = [{"id": RECORD}] if "C1" in str(request.url) else []
+        return json_response(200, {"value": rows})
+
+    client = make_client(handler)
+
+    assert await client.find_one("customers", "number eq 'C1'") == {"id": RECORD}
+    assert await client.find_one("customers", "number eq 'C2'") is None
+    assert seen[0].url.params["$top"] == "2"
+
+
+async def test_find_one_refuses_an_ambiguous_key() -> None:
+    """Two records matching a key meant to be unique are a DataError, not a guess."""
+    client = make_client(
+        lambda request: json_response(200, {"value": [{"id": RECORD}, {"id": RECORD}]})
+    )
+
+    with pytest.raises(errors.DataError, match="more than one"):
+        await client.find_one("salesInvoices", "externalDocumentNumber eq 'INV-1'")

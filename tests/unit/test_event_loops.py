@@ -1,4 +1,4 @@
-"""Clients and token providers built outside an event loop, used in several loops.
+"""Clients and token providers across event loops, and shared under concurrency.
 
 Azure Functions may build clients at import time, and a command may call
 ``asyncio.run`` more than once; neither may bind a client to the first loop.
@@ -114,3 +114,43 @@ def test_a_token_provider_serves_concurrent_callers_in_two_loops() -> None:
 
     assert len(asyncio.run(burst())) == 3
     assert len(asyncio.run(burst())) == 3
+
+
+class _LongLivedSource:
+    """Hands out t1, t2, ... each valid for an hour."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def acquire(self, scope: str, resource_setting: str) -> Mapping[str, Any]:
+        self.calls += 1
+        return {"access_token": f"t{self.calls}", "expires_in": 3600}
+
+
+async def test_concurrent_401s_share_one_token_refresh() -> None:
+    """Ten requests refused with a revoked token cause one new acquisition, not ten."""
+    source = _LongLivedSource()
+    provider = MsalTokenProvider(source, "https://x/.default", resource_setting="X")
+    await provider.get_token()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)
+        if request.headers["Authorization"] == "Bearer t1":
+            return httpx.Response(401)
+        return httpx.Response(200, json={})
+
+    service = ServiceClient(
+        system="bc",
+        base_url="https://bc.test/api",
+        tokens=provider,
+        max_concurrency=5,
+        transport=httpx.MockTransport(answer),
+        sleep=no_wait,
+    )
+    async with service:
+        responses = await asyncio.gather(
+            *(service.request("GET", f"r{n}") for n in range(10))
+        )
+
+    assert [r.status_code for r in responses] == [200] * 10
+    assert source.calls == 2

@@ -126,6 +126,7 @@ BC_CALLS: dict[str, Call] = {
     "list": lambda c: _drain(c.list("customers", page_size=10)),
     "get": lambda c: c.get("customers", BC_ID),
     "contacts_information": lambda c: c.contacts_information(BC_ID),
+    "find_one": lambda c: c.find_one("customers", "number eq 'C1'"),
     "create": lambda c: c.create("customers", {"displayName": "A"}),
     "update": lambda c: c.update(
         "customers", BC_ID, {"displayName": "A"}, etag='W/"JzQ0Oyc="'
