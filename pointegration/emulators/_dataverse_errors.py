@@ -94,17 +94,16 @@ def unknown_query_property(name: str, type_name: str) -> DataverseError:
 def unknown_payload_property(name: str, type_name: str) -> DataverseError:
     """400 for a property in a request body that the entity type lacks.
 
-    Limitation: this is the wording services sent until about 2023; Microsoft's
-    2024 support article shows code ``0x0`` and "Invalid property '<name>' was
-    found in entity '<type>'" instead. The product's integration tests match
-    the older wording, so it stays until they are changed.
+    Worded as Microsoft's troubleshooting article on Web API client errors shows
+    it (code ``0x0``); the text after ``--->`` is the inner exception's.
     """
     return DataverseError(
         400,
-        BAD_PAYLOAD,
-        f"The property '{name}' does not exist on type '{type_name}'. Make sure "
-        "to only use property names that are defined by the type or mark the "
-        "type as open type.",
+        "0x0",
+        "An error occurred while validating input parameters: "
+        f"Microsoft.Crm.CrmException: Invalid property '{name}' was found in entity "
+        f"'{type_name}'. ---> Microsoft.Crm.CrmException: Invalid property '{name}' "
+        f"was found in entity '{type_name}'.",
     )
 
 

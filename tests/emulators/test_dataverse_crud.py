@@ -172,9 +172,11 @@ async def test_lookups_bind_through_navigation_properties(
         pytest.param(
             {"name": "x", "nosuchcolumn": 1},
             400,
-            "The property 'nosuchcolumn' does not exist on type "
-            "'Microsoft.Dynamics.CRM.account'. Make sure to only use property names "
-            "that are defined by the type or mark the type as open type.",
+            "An error occurred while validating input parameters: "
+            "Microsoft.Crm.CrmException: Invalid property 'nosuchcolumn' was found "
+            "in entity 'Microsoft.Dynamics.CRM.account'. ---> "
+            "Microsoft.Crm.CrmException: Invalid property 'nosuchcolumn' was found "
+            "in entity 'Microsoft.Dynamics.CRM.account'.",
             id="unknown-property",
         ),
         pytest.param(

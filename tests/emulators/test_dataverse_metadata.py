@@ -90,7 +90,7 @@ async def test_an_unprovisioned_org_lacks_the_schema(client: httpx.AsyncClient) 
     )
     assert column.status_code == 400
     assert (
-        "The property 'pobc_bccustomerid' does not exist"
+        "Invalid property 'pobc_bccustomerid' was found"
         in column.json()["error"]["message"]
     )
     assert definition.status_code == 404
