@@ -7,6 +7,7 @@ alone. Each case either succeeds or raises one.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -87,8 +88,7 @@ FAILURES: dict[str, Callable[[httpx.Request], httpx.Response]] = {
 
 
 async def _drain(rows: AsyncIterator[Any]) -> None:
-    async for _ in rows:
-        pass
+    _ = [row async for row in rows]
 
 
 Call = Callable[[Any], Awaitable[Any]]
@@ -152,9 +152,8 @@ BC_CALLS: dict[str, Call] = {
 
 async def _only_ours(call: Call, client: Any) -> None:
     try:
-        await call(client)
-    except IntegrationError:
-        pass
+        with contextlib.suppress(IntegrationError):
+            await call(client)
     finally:
         await client.aclose()
 
