@@ -33,10 +33,14 @@ _NO_TABLE = {
 
 
 class SalesInvoiceLines(Page):
-    """``salesInvoiceLines``: under an invoice, or at the top with a documentId."""
+    """``salesInvoiceLines``: under an invoice, or at the top with a documentId.
+
+    Lines come in ``sequence`` order, BC's Line No. within the document.
+    """
 
     entity_set = "salesInvoiceLines"
     order = ()
+    tiebreak = ("sequence", "id")
 
     def invoices(self) -> SalesInvoices:
         """The invoices page these lines belong to."""

@@ -77,13 +77,17 @@ class Site:
 class Page:
     """One API page; subclasses add the triggers of their AL page and table.
 
-    ``order`` is the primary key the rows come in by default; ``nested`` names
-    the parts a POST may carry inline (deep insert); ``computed`` the
-    properties :meth:`render` computes rather than reads.
+    ``order`` is the primary key the rows come in by default; ``tiebreak``
+    the properties that then tell any two rows apart (what ends BC's key, the
+    ``SystemId`` for most pages), so :attr:`key_order` is a total order and a
+    page of results can continue from its last row. ``nested`` names the parts
+    a POST may carry inline (deep insert); ``computed`` the properties
+    :meth:`render` computes rather than reads.
     """
 
     entity_set: str = ""
     order: tuple[str, ...] = ()
+    tiebreak: tuple[str, ...] = ("id",)
     nested: frozenset[str] = frozenset()
     computed: frozenset[str] = frozenset()
 
@@ -95,6 +99,13 @@ class Page:
             self.engine.register_key(self.entity_set, self.order)
 
     # --- reading ---------------------------------------------------------------
+
+    @property
+    def key_order(self) -> tuple[str, ...]:
+        """The properties rows come in without ``$orderby``; unique together."""
+        extra = tuple(name for name in self.tiebreak if name not in self.order)
+
+        return self.order + extra
 
     def records(self, parent: Record | None = None) -> list[Record]:
         """The rows of the page (under ``parent`` when reached through it)."""

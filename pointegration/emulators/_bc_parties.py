@@ -335,10 +335,12 @@ class ContactsInformation(Page):
     Under ``customers({id})`` the rows are the customer's Company contact and
     every Person whose ``companyNumber`` is that contact. At the top level BC
     needs ``relatedId`` and ``relatedType`` in the filter ("id type not
-    specified." otherwise).
+    specified." otherwise). The Company contact comes first, then the persons
+    by number (the buffer's key is unconfirmed; this keeps the Company first).
     """
 
     entity_set = "contactsInformation"
+    tiebreak = ("contactType", "contactNumber", "contactId")
 
     def records(self, parent: Record | None = None) -> list[Record]:
         if parent is None:

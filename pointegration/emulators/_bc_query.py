@@ -19,22 +19,34 @@ refuses or changes on top of it:
   literals by their encoded name (``'In_x0020_Review'``; the AL name is read
   too), datetimes as bare literals.
 
-Server-driven paging: at most ``page_size`` rows per response, the rest behind
-``@odata.nextLink`` with ``$skiptoken``.
+Server-driven paging continues from the last row read, not from an offset, so
+a row inserted or deleted before that row while a client pages shifts nothing.
+The rows come in ``$orderby`` order, then in the page's key order, then by the
+row's own key (so the order is total and ties cannot be lost); without
+``$orderby`` in the key order alone, which for an API page is its source
+table's primary key (customers by No., salesInvoices by No.). A
+``$skiptoken`` is :func:`encode_token` of a :class:`Position`: the sort
+values of the last row served, and the order they belong to.
 
-Limitation: the skip token is an offset into the filtered, ordered rows (BC's
-is the key of the last row), so a row inserted before the current position
-while a client pages can shift later pages by one.
+Real BC's ``$skiptoken`` is the bare ``SystemId`` of the last row served
+(``customers?aid=FIN&$skiptoken=5de545bc-...``, as captured in third-party
+recordings of live tenants; Microsoft documents only that the link is
+opaque). The emulator's token carries the sort values as well, so a page can
+follow even when that row was deleted meanwhile; what BC does then is
+unconfirmed. A token the emulator did not issue, or one issued for another
+order, is a 400 ``BadRequest`` "The $skiptoken value is not valid." (code and
+wording are the emulator's choice; BC's answer is unconfirmed).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import Any, TypeVar, cast
 
+from pointegration._json import dumps, loads
 from pointegration.emulators._bc_contract import EntitySpec
 from pointegration.emulators._bc_errors import BCError
 from pointegration.emulators._odata import (
@@ -62,10 +74,12 @@ from pointegration.emulators._odata import (
 )
 
 __all__ = [
+    "Position",
     "Query",
     "decode_token",
     "encode_token",
     "parse_query",
+    "position_of",
     "required_equalities",
     "select_rows",
 ]
@@ -78,6 +92,20 @@ _OPTIONS = frozenset(
     {"$filter", "$select", "$orderby", "$top", "$skip", "$expand", "$count"}
     | {"$skiptoken", "$schemaversion", "$format"}
 )
+_SKIP_REFUSED = "The $skiptoken value is not valid."
+_TOKEN_TYPES = (str, int, bool, Decimal)
+Order = list[tuple[tuple[str, ...], bool]]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page ended: one value per sort term of ``order``.
+
+    ``order`` names the terms as ``$orderby`` would (``"city desc"``).
+    """
+
+    order: tuple[str, ...]
+    values: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -91,7 +119,7 @@ class Query:
     skip: int = 0
     expand: tuple[ExpandItem, ...] = ()
     count: bool = False
-    offset: int = 0
+    after: Position | None = None
     schema: str = ""
     nested: dict[str, Query] = field(default_factory=dict)
 
@@ -142,7 +170,7 @@ def _parse(
             text = f"The emulator does not expand '{item.name}'."
             raise BCError(501, "BadRequest_MethodNotImplemented", text)
         nested[item.name] = _parse(target, item.options, schema, {})
-    token = decode_token(params["$skiptoken"]) if params.get("$skiptoken") else {}
+    after = decode_token(params["$skiptoken"]) if params.get("$skiptoken") else None
 
     return Query(
         filter=expr,
@@ -152,7 +180,7 @@ def _parse(
         skip=_whole(params, "$skip") or 0,
         expand=expand,
         count=params.get("$count", "false") == "true",
-        offset=int(token.get("offset", 0)),
+        after=after,
         schema=schema,
         nested=nested,
     )
@@ -260,22 +288,80 @@ def required_equalities(expr: Expr | None) -> dict[str, Any]:
 def select_rows(
     rows: Sequence[RowT],
     query: Query,
-    default_order: Sequence[str],
+    key_order: Sequence[str],
     resolve: Resolver,
 ) -> tuple[list[RowT], int]:
     """The rows matching ``query``, ordered, after ``$skip``/``$top``; and the count.
 
-    ``resolve(row, path)`` gives a property's value as the API shows it. The
-    count is of all matching rows, before ``$skip`` and ``$top``.
+    ``key_order`` is the page's key, which orders the rows without ``$orderby``
+    and breaks its ties. ``resolve(row, path)`` gives a property's value as the
+    API shows it. Rows up to ``query.after`` are left out (BC's 400 when that
+    position is of another order). The count is of all matching rows, before
+    the position, ``$skip`` and ``$top``.
     """
     matching = [row for row in rows if _matches(query.filter, row, resolve)]
-    order = list(query.orderby) or [((name,), False) for name in default_order]
-    ordered = sort_rows(matching, order, resolve, case_insensitive=True)
-    chosen = ordered[query.skip :]
+    order = _total_order(query, key_order)
+    if query.after is None:
+        chosen = sort_rows(matching, order, resolve, case_insensitive=True)
+    else:
+        chosen = _following(matching, order, query.after, resolve)
+    chosen = chosen[query.skip :]
     if query.top is not None:
         chosen = chosen[: query.top]
 
     return chosen, len(matching)
+
+
+def position_of(
+    row: Mapping[str, Any],
+    query: Query,
+    key_order: Sequence[str],
+    resolve: Resolver,
+) -> Position:
+    """The position just after ``row`` in the order :func:`select_rows` uses."""
+    order = _total_order(query, key_order)
+    values = tuple(resolve(row, path) for path, _ in order)
+
+    return Position(_names(order), values)
+
+
+def _total_order(query: Query, key_order: Sequence[str]) -> Order:
+    order = list(query.orderby)
+    for name in key_order:
+        if all(path != (name,) for path, _ in order):
+            order.append(((name,), False))
+
+    return order
+
+
+def _names(order: Order) -> tuple[str, ...]:
+    return tuple("/".join(path) + (" desc" if desc else "") for path, desc in order)
+
+
+def _following(
+    rows: Sequence[RowT],
+    order: Order,
+    after: Position,
+    resolve: Resolver,
+) -> list[RowT]:
+    """``rows`` sorted, from the first one past ``after``.
+
+    The position joins the sort as a row of its own, last among equals, so the
+    rows after it are exactly those sorting strictly after its values.
+    """
+    if after.order != _names(order):
+        raise BCError(400, "BadRequest", _SKIP_REFUSED)
+    marker: dict[str, Any] = {}
+    values = {path: value for (path, _), value in zip(order, after.values, strict=True)}
+
+    def value(row: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+        return values[path] if row is marker else resolve(row, path)
+
+    candidates: list[Mapping[str, Any]] = [*rows, marker]
+    ordered = sort_rows(candidates, order, value, case_insensitive=True)
+    start = next(i for i, row in enumerate(ordered) if row is marker) + 1
+
+    return cast(list[RowT], ordered[start:])
 
 
 def _matches(expr: Expr | None, row: Mapping[str, Any], resolve: Resolver) -> bool:
@@ -287,21 +373,43 @@ def _matches(expr: Expr | None, row: Mapping[str, Any], resolve: Resolver) -> bo
         raise BCError(400, "BadRequest", exc.message) from None
 
 
-def encode_token(offset: int) -> str:
-    """The ``$skiptoken`` for the page starting at ``offset``."""
-    raw = json.dumps({"offset": offset}).encode("ascii")
+def encode_token(position: Position) -> str:
+    """The ``$skiptoken`` for the page after ``position``: URL-safe base64 JSON."""
+    values = [_plain(value) for value in position.values]
+    raw = dumps({"order": list(position.order), "after": values}).encode("utf-8")
 
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def decode_token(token: str) -> dict[str, Any]:
-    """The state in a ``$skiptoken``; BC's 400 for one it did not issue."""
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | bool | Decimal):
+        return value
+
+    return str(value)
+
+
+def decode_token(token: str) -> Position:
+    """The position in a ``$skiptoken``; BC's 400 for one the emulator did not issue."""
     try:
         padded = token + "=" * (-len(token) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeError):
+        value = loads(base64.b64decode(padded, altchars=b"-_", validate=True))
+    except ValueError:
         value = None
-    if not isinstance(value, dict) or not isinstance(value.get("offset"), int):
-        raise BCError(400, "BadRequest", "The skip token is not valid.")
+    if not isinstance(value, dict) or set(value) != {"order", "after"}:
+        raise BCError(400, "BadRequest", _SKIP_REFUSED)
+    order, after = value["order"], value["after"]
+    if not _well_formed(order, after):
+        raise BCError(400, "BadRequest", _SKIP_REFUSED)
 
-    return value
+    return Position(tuple(order), tuple(after))
+
+
+def _well_formed(order: Any, after: Any) -> bool:
+    """Whether ``order`` names sort terms and ``after`` holds one value for each."""
+    if not isinstance(order, list) or not isinstance(after, list):
+        return False
+    if not order or len(order) != len(after):
+        return False
+    names = all(isinstance(name, str) for name in order)
+
+    return names and all(v is None or isinstance(v, _TOKEN_TYPES) for v in after)

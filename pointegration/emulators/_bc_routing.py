@@ -37,9 +37,11 @@ from pointegration.emulators._bc_errors import (
 from pointegration.emulators._bc_invoices import SalesInvoices
 from pointegration.emulators._bc_pages import Page, Site
 from pointegration.emulators._bc_query import (
+    Position,
     Query,
     encode_token,
     parse_query,
+    position_of,
     select_rows,
 )
 from pointegration.emulators._bc_store import Record, etag_of
@@ -190,7 +192,7 @@ class Router:
             raise segment_not_found("$count")
         query = self._query(target.page, call.params)
         rows = target.page.scoped(target.parent, query.filter)
-        _, count = select_rows(rows, query, (), target.page.value)
+        _, count = select_rows(rows, query, target.page.key_order, target.page.value)
         headers = {**_HEADERS, "content-type": "text/plain"}
 
         return Response(200, str(count).encode("ascii"), headers)
@@ -297,17 +299,19 @@ class Router:
         query = self._query(target.page, call.params)
         page = target.page
         rows = page.scoped(target.parent, query.filter)
-        chosen, count = select_rows(rows, query, page.order, page.value)
+        chosen, count = select_rows(rows, query, page.key_order, page.value)
         size = self._page_size(call.headers)
-        window = chosen[query.offset : query.offset + size]
+        window = chosen[:size]
         payload: dict[str, Any] = {
             "@odata.context": f"{call.root_url}/$metadata#{target.context}",
         }
         if query.count:
             payload["@odata.count"] = count
         payload["value"] = [self.shape(page, row, query) for row in window]
-        if query.offset + size < len(chosen):
-            payload["@odata.nextLink"] = _next_link(call, query.offset + size)
+        if len(chosen) > size:
+            last = position_of(window[-1], query, page.key_order, page.value)
+            rest = None if query.top is None else query.top - size
+            payload["@odata.nextLink"] = _next_link(call, last, rest)
         headers = dict(_HEADERS)
         if "odata.maxpagesize" in call.headers.get("prefer", ""):
             headers["preference-applied"] = f"odata.maxpagesize={size}"
@@ -360,7 +364,7 @@ class Router:
             related = target.engine.table(target_set).get(record.get(foreign, ""))
             return None if related is None else self.shape(target, related, query)
         rows = target.records(record)
-        chosen, _ = select_rows(rows, query, target.order, target.value)
+        chosen, _ = select_rows(rows, query, target.key_order, target.value)
 
         return [self.shape(target, row, query) for row in chosen]
 
@@ -427,12 +431,20 @@ def _check_etag(headers: Mapping[str, str], record: Record) -> None:
         )
 
 
-def _next_link(call: ApiCall, offset: int) -> str:
-    kept = [
-        f"{quote(k, safe='$')}={quote(v, safe=',()$')}"
-        for k, v in call.params.items()
-        if k != "$skiptoken"
-    ]
-    kept.append(f"$skiptoken={encode_token(offset)}")
+def _next_link(call: ApiCall, after: Position, top: int | None) -> str:
+    """The request's URL continuing after ``after``.
+
+    The other options stay as sent, except that ``$skip`` is spent and ``$top``
+    becomes what is left of it: a live BC tenant answered ``$top=25000`` with a
+    nextLink carrying ``$top=5000`` (a third-party recording; Microsoft
+    documents no such detail).
+    """
+    kept: list[str] = []
+    for name, value in call.params.items():
+        if name in ("$skiptoken", "$skip"):
+            continue
+        text = str(top) if name == "$top" and top is not None else value
+        kept.append(f"{quote(name, safe='$')}={quote(text, safe=',()$')}")
+    kept.append(f"$skiptoken={encode_token(after)}")
 
     return f"{call.root_url}/{call.path.lstrip('/')}?{'&'.join(kept)}"
