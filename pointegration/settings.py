@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from pointegration import ncrontab
 from pointegration.errors import ConfigurationError, SettingsError
 
 __all__ = [
@@ -651,7 +652,7 @@ def _queue_endpoint(connection: str) -> tuple[str | None, str | None]:
 
 def _read_behaviour(reader: _Reader) -> dict[str, Any]:
     schedule = reader.raw("PAYMENT_POLL_SCHEDULE") or "0 */5 * * * *"
-    problem = _ncrontab_problem(schedule)
+    problem = ncrontab.problem(schedule)
     if problem:
         reader.problems.append(f"PAYMENT_POLL_SCHEDULE {schedule!r} {problem}")
 
@@ -701,60 +702,3 @@ def _refuse_remote_static(values: Mapping[str, Any], problems: list[str]) -> Non
             "AUTH_MODE 'static' is for the emulators and is refused unless every "
             "URL is loopback; not loopback: " + ", ".join(remote)
         )
-
-
-# --- NCRONTAB --------------------------------------------------------------------
-
-_CRON_FIELDS = (
-    ("second", 0, 59),
-    ("minute", 0, 59),
-    ("hour", 0, 23),
-    ("day", 1, 31),
-    ("month", 1, 12),
-    ("day-of-week", 0, 6),
-)
-_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()  # noqa: SIM905
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_CRON_NAMES = {
-    "month": {m: i for i, m in enumerate(_MONTHS, start=1)},
-    "day-of-week": {d: i for i, d in enumerate(_DAYS)},
-}
-
-
-def _ncrontab_problem(expression: str) -> str | None:
-    """Why ``expression`` is not a six-field NCRONTAB schedule, or ``None``."""
-    fields = expression.split()
-    if len(fields) != len(_CRON_FIELDS):
-        return (
-            f"has {len(fields)} fields; NCRONTAB needs 6 "
-            "(second minute hour day month day-of-week)"
-        )
-    for text, (name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
-        names = _CRON_NAMES.get(name, {})
-        if not all(_cron_item_ok(i, low, high, names) for i in text.split(",")):
-            return (
-                f"has an invalid {name} field {text!r} "
-                f"(values {low}-{high}, *, lists, ranges and /steps)"
-            )
-    return None
-
-
-def _cron_item_ok(item: str, low: int, high: int, names: Mapping[str, int]) -> bool:
-    body, slash, step = item.partition("/")
-    if slash and not (step.isdigit() and int(step) > 0):
-        return False
-    if body == "*":
-        return True
-    start, dash, end = body.partition("-")
-    first = _cron_value(start, names)
-    last = _cron_value(end, names) if dash else first
-    if first is None or last is None:
-        return False
-
-    return low <= first <= last <= high
-
-
-def _cron_value(text: str, names: Mapping[str, int]) -> int | None:
-    if text.isdigit():
-        return int(text)
-    return names.get(text.lower())
