@@ -21,32 +21,11 @@ from pointegration.cli.check import (
 )
 from pointegration.errors import AuthenticationError
 from pointegration.settings import Settings
+from tests.contracts import CONTRACT_SETTINGS, EXTRA_SETTINGS
 
 SECRET = "s3cr3t~value.never-shown"
 STATIC_TOKEN = "static-token-never-shown"
-CONTRACT_NAMES = [
-    "DATAVERSE_URL",
-    "BC_BASE_URL",
-    "BC_TENANT_ID",
-    "BC_ENVIRONMENT",
-    "BC_COMPANY_ID",
-    "BC_POSTCODES_API",
-    "AUTH_MODE",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AUTH_STATIC_TOKEN",
-    "AzureWebJobsStorage",
-    "SYNC_QUEUE",
-    "PAYMENT_POLL_SCHEDULE",
-    "SYNC_INVOICE_ON_CONFIRM",
-    "BC_POST_INVOICES",
-    "BC_LINE_MAPPING",
-    "BC_MAX_CONCURRENCY",
-    "DATAVERSE_MAX_CONCURRENCY",
-    "HTTP_TIMEOUT_SECONDS",
-]
+CONTRACT_NAMES = [*CONTRACT_SETTINGS, *EXTRA_SETTINGS]
 SECRET_ENV = {
     "DATAVERSE_URL": "https://contoso.crm.dynamics.com",
     "BC_ENVIRONMENT": "sandbox",
