@@ -40,5 +40,13 @@ def dumps(value: Any) -> str:
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse JSON text; numbers with a fraction or exponent become ``Decimal``."""
-    return json.loads(text, parse_float=Decimal)
+    """Parse JSON text; numbers with a fraction or exponent become ``Decimal``.
+
+    ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (the standard library
+    reads them anyway) and raise ``ValueError``, as the services refuse them.
+    """
+    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
