@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from pointegration.emulators.dataverse import DataverseEmulator
-from tests.emulators.test_dataverse_support import API, api_client, create, new_emulator
+from tests.emulators.test_dataverse_support import (
+    API,
+    client,
+    create,
+    emulator,
+)
+
+__all__ = ["client", "emulator"]
 
 BATCH = "batch_AAA123"
 CHANGESET = "changeset_BBB456"
-
-
-@pytest.fixture
-def emulator() -> DataverseEmulator:
-    return new_emulator()
-
-
-@pytest.fixture
-async def client(emulator: DataverseEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(emulator) as api:
-        yield api
 
 
 def request_part(

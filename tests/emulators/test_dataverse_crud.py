@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -14,23 +13,15 @@ from pointegration.emulators.dataverse import DataverseEmulator
 from tests.emulators.test_dataverse_support import (
     API,
     api_client,
+    client,
     create,
+    emulator,
     entity_id,
-    new_emulator,
 )
 
+__all__ = ["client", "emulator"]
+
 MISSING = "00000000-0000-0000-0000-000000000001"
-
-
-@pytest.fixture
-def emulator() -> DataverseEmulator:
-    return new_emulator()
-
-
-@pytest.fixture
-async def client(emulator: DataverseEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(emulator) as api:
-        yield api
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ support article "Troubleshoot Dataverse Web API client errors".
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -28,21 +27,12 @@ from tests.emulators.test_dataverse_batch import (
 from tests.emulators.test_dataverse_support import (
     ANNOTATIONS,
     API,
-    api_client,
+    client,
     create,
-    new_emulator,
+    emulator,
 )
 
-
-@pytest.fixture
-def emulator() -> DataverseEmulator:
-    return new_emulator()
-
-
-@pytest.fixture
-async def client(emulator: DataverseEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(emulator) as api:
-        yield api
+__all__ = ["client", "emulator"]
 
 
 def error_of(response: httpx.Response) -> dict[str, str]:

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from pointegration.emulators.dataverse import DataverseEmulator
-from tests.emulators.test_dataverse_support import API, api_client, create, new_emulator
+from tests.emulators.test_dataverse_support import (
+    API,
+    client,
+    create,
+    emulator,
+    new_emulator,
+)
 
-
-@pytest.fixture
-def emulator() -> DataverseEmulator:
-    return new_emulator()
-
-
-@pytest.fixture
-async def client(emulator: DataverseEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(emulator) as api:
-        yield api
+__all__ = ["client", "emulator"]
 
 
 async def test_the_org_is_seeded_like_a_real_one(client: httpx.AsyncClient) -> None:

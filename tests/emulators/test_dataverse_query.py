@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,20 +13,13 @@ from tests.emulators.test_dataverse_support import (
     ANNOTATIONS,
     API,
     api_client,
+    client,
     create,
+    emulator,
     new_emulator,
 )
 
-
-@pytest.fixture
-def emulator() -> DataverseEmulator:
-    return new_emulator()
-
-
-@pytest.fixture
-async def client(emulator: DataverseEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(emulator) as api:
-        yield api
+__all__ = ["client", "emulator"]
 
 
 async def names(client: httpx.AsyncClient, query: str) -> list[str]:

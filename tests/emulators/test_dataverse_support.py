@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from pointegration.emulators.dataverse import DataverseEmulator
 
@@ -64,3 +65,16 @@ async def create(client: httpx.AsyncClient, entity_set: str, body: Any) -> str:
     assert response.status_code == 204, response.text
 
     return entity_id(response)
+
+
+@pytest.fixture
+def emulator() -> DataverseEmulator:
+    """A fresh emulator with the test token and a fixed clock."""
+    return new_emulator()
+
+
+@pytest.fixture
+async def client(emulator: DataverseEmulator) -> AsyncIterator[httpx.AsyncClient]:
+    """An authenticated in-process client of the ``emulator`` fixture."""
+    async with api_client(emulator) as api:
+        yield api
